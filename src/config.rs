@@ -1,0 +1,382 @@
+//! The one configuration file: typed, every key optional with a safe default,
+//! validated once at start. An error names the file and the key.
+//!
+//! Each key's default and meaning is written three times, and tests keep the
+//! three in step: in the `Default` impls here, in `DEFAULT_CONFIG_TOML` (what
+//! `funkraum --print-default-config` prints) and in docs/config.md.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration. Every section and key is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub media: MediaConfig,
+    pub limits: LimitsConfig,
+    pub signaling: SignalingConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port of the plain-HTTP listener.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// The one UDP port that carries every participant's media.
+    pub port: u16,
+    /// Addresses announced to browsers as ICE candidates. Empty: detect.
+    pub addresses: Vec<IpAddr>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            port: 10000,
+            addresses: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_participants_per_room: u32,
+    pub max_rooms: u32,
+    pub max_participants: u32,
+    pub max_message_bytes: u32,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    pub max_connections_per_address: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_participants_per_room: 50,
+            max_rooms: 200,
+            max_participants: 500,
+            max_message_bytes: 262_144,
+            messages_per_second: 20,
+            message_burst: 60,
+            max_connections_per_address: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalingConfig {
+    /// Seconds of silence from a client after which the server sends `ping`.
+    pub ping_after_secs: u64,
+    /// Seconds of silence after which the server closes the connection.
+    pub timeout_secs: u64,
+}
+
+impl Default for SignalingConfig {
+    fn default() -> Self {
+        SignalingConfig {
+            ping_after_secs: 20,
+            timeout_secs: 45,
+        }
+    }
+}
+
+impl SignalingConfig {
+    pub fn ping_after(&self) -> Duration {
+        Duration::from_secs(self.ping_after_secs)
+    }
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// error, warn, info, debug or trace: the level of funkraum's own events.
+    pub level: LogLevel,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: LogLevel::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// The complete default configuration, commented; printed by
+/// `funkraum --print-default-config`. A test checks that it parses to
+/// `Config::default()`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default-config.toml");
+
+/// Why the configuration was refused. Always names the file; names the key
+/// where one is at fault.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}: ", p.display())?,
+            None => write!(f, "built-in configuration: ")?,
+        }
+        if let Some(k) = &self.key {
+            write!(f, "{k}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_owned()),
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::from_toml_str(&text).map_err(|mut e| {
+            e.file = Some(path.to_owned());
+            e
+        })
+    }
+
+    /// Parses and validates configuration text (no file name in errors).
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+            file: None,
+            key: None,
+            message: format!("not valid TOML: {}", e.message()),
+        })?;
+        reject_unknown_keys(&table)?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError {
+                    file: None,
+                    key: Some(e.path().to_string()),
+                    message: e.inner().message().to_string(),
+                }
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that are well-typed but unusable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, message: &str| ConfigError {
+            file: None,
+            key: Some(key.to_string()),
+            message: message.to_string(),
+        };
+        let l = &self.limits;
+        let at_least_one = [
+            (
+                "limits.max_participants_per_room",
+                l.max_participants_per_room,
+            ),
+            ("limits.max_rooms", l.max_rooms),
+            ("limits.max_participants", l.max_participants),
+            ("limits.messages_per_second", l.messages_per_second),
+            ("limits.message_burst", l.message_burst),
+            (
+                "limits.max_connections_per_address",
+                l.max_connections_per_address,
+            ),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(err(key, "must be at least 1"));
+            }
+        }
+        if l.max_participants_per_room > 500 {
+            return Err(err(
+                "limits.max_participants_per_room",
+                "must be at most 500 (every participant receives every other's media)",
+            ));
+        }
+        if l.max_message_bytes < 16_384 || l.max_message_bytes > 4_194_304 {
+            return Err(err(
+                "limits.max_message_bytes",
+                "must be between 16384 and 4194304 (an SDP offer needs room)",
+            ));
+        }
+        if l.message_burst < l.messages_per_second {
+            return Err(err(
+                "limits.message_burst",
+                "must be at least limits.messages_per_second",
+            ));
+        }
+        let s = &self.signaling;
+        if s.ping_after_secs == 0 {
+            return Err(err("signaling.ping_after_secs", "must be at least 1"));
+        }
+        if s.timeout_secs <= s.ping_after_secs {
+            return Err(err(
+                "signaling.timeout_secs",
+                "must be greater than signaling.ping_after_secs",
+            ));
+        }
+        for a in &self.media.addresses {
+            if a.is_unspecified() || a.is_multicast() {
+                return Err(err(
+                    "media.addresses",
+                    &format!("{a} cannot be announced to browsers"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Unknown keys are refused with their full dotted name, so a typo never
+/// silently falls back to a default.
+fn reject_unknown_keys(table: &toml::Table) -> Result<(), ConfigError> {
+    let known = toml::Value::try_from(Config::default()).expect("default config serializes");
+    check_keys(table, known.as_table().expect("config is a table"), "")
+}
+
+fn check_keys(given: &toml::Table, known: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (key, value) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match known.get(key) {
+            None => {
+                return Err(ConfigError {
+                    file: None,
+                    key: Some(path),
+                    message: "unknown key".to_string(),
+                });
+            }
+            Some(toml::Value::Table(known_sub)) => {
+                if let toml::Value::Table(given_sub) = value {
+                    check_keys(given_sub, known_sub, &path)?;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_default_config_is_the_default() {
+        let parsed = Config::from_toml_str(DEFAULT_CONFIG_TOML).expect("default config parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn printed_default_config_names_every_key() {
+        // Every key must appear uncommented, so the file is complete.
+        let known = toml::Value::try_from(Config::default()).unwrap();
+        let printed: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        fn walk(known: &toml::Table, printed: &toml::Table, prefix: &str) {
+            for (k, v) in known {
+                let path = format!("{prefix}{k}");
+                let p = printed.get(k).unwrap_or_else(|| panic!("{path} missing"));
+                if let (toml::Value::Table(kt), toml::Value::Table(pt)) = (v, p) {
+                    walk(kt, pt, &format!("{path}."));
+                }
+            }
+        }
+        walk(known.as_table().unwrap(), &printed, "");
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml_str("[limits]\nmax_roms = 3\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("limits.max_roms"));
+        let e = Config::from_toml_str("[limit]\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("limit"));
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = Config::from_toml_str("[media]\nport = \"ten\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("media.port"));
+        let e = Config::from_toml_str("[media]\nport = 70000\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("media.port"));
+    }
+
+    #[test]
+    fn invalid_value_is_named() {
+        let e = Config::from_toml_str("[limits]\nmax_rooms = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("limits.max_rooms"));
+        let e = Config::from_toml_str("[signaling]\ntimeout_secs = 5\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("signaling.timeout_secs"));
+        let e = Config::from_toml_str("[media]\naddresses = [\"0.0.0.0\"]\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("media.addresses"));
+    }
+
+    #[test]
+    fn error_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("funkraum-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[log]\nlevel = \"loud\"\n").unwrap();
+        let text = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            text.contains("bad.toml") && text.contains("log.level"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

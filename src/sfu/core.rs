@@ -1,0 +1,932 @@
+//! The sans-IO SFU: participants, their str0m `Rtc`s, negotiation and
+//! forwarding. Time comes in as `now`; datagrams go out through [`Network`].
+//!
+//! Invariants kept here:
+//! - every mutation of an `Rtc` is followed by a full drain of `poll_output`
+//!   (`mutate`), and events found while draining are handled afterwards from
+//!   a queue, never recursively;
+//! - a panic inside str0m, or a fatal `RtcError`, drops that participant only;
+//! - client-created m-lines are the client's publications, server-created
+//!   m-lines carry the others' tracks; the server is the impolite peer.
+
+use super::forward::{PtMap, SeqRebase, forwarded_extensions};
+use super::{Command, SfuEvent, SfuStats, TrackInfo, TrackKind};
+use crate::ids::{ParticipantId, RoomId};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::config::{CryptoProvider, DtlsCert};
+use str0m::ice::StunMessage;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{RtpPacket, RtpWrite};
+use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
+use tokio::sync::mpsc;
+
+/// Where the core's datagrams go.
+pub trait Network {
+    fn send(&mut self, source: SocketAddr, destination: SocketAddr, payload: &[u8]);
+}
+
+/// If the client has not offered by then, the server offers the others'
+/// tracks anyway (a participant without camera and microphone never offers).
+const FIRST_OFFER_GRACE: Duration = Duration::from_secs(2);
+/// At most one keyframe request per published track in this interval; a
+/// request inside it is sent when the interval ends.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// Remote addresses remembered per participant for demultiplexing.
+const MAX_ADDRS_PER_PARTICIPANT: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackOutState {
+    /// Waiting to be offered.
+    ToOpen,
+    /// Offered, answer outstanding.
+    Negotiating(Mid),
+    Open(Mid),
+    ToStop(Mid),
+    NegotiatingStop(Mid),
+}
+
+struct TrackIn {
+    mid: Mid,
+    kind: TrackKind,
+    last_keyframe_request: Option<Instant>,
+    /// A keyframe request that arrived inside the throttle interval.
+    keyframe_wanted: Option<KeyframeRequestKind>,
+}
+
+struct TrackOut {
+    publisher: ParticipantId,
+    source_mid: Mid,
+    kind: TrackKind,
+    state: TrackOutState,
+    /// The publisher left while this track was being offered: stop it as
+    /// soon as the answer is in.
+    orphaned: bool,
+    seq: SeqRebase,
+    pts: PtMap,
+}
+
+impl TrackOut {
+    fn out_mid(&self) -> Option<Mid> {
+        match self.state {
+            TrackOutState::ToOpen => None,
+            TrackOutState::Negotiating(m)
+            | TrackOutState::Open(m)
+            | TrackOutState::ToStop(m)
+            | TrackOutState::NegotiatingStop(m) => Some(m),
+        }
+    }
+}
+
+struct Participant {
+    id: ParticipantId,
+    room: RoomId,
+    rtc: Rtc,
+    events: mpsc::Sender<SfuEvent>,
+    ufrag: String,
+    pending_offer: Option<SdpPendingOffer>,
+    /// Until the client's first offer is answered (or the grace period is
+    /// over) the server holds back its own offer, avoiding a collision on
+    /// nearly every join.
+    first_offer_deadline: Option<Instant>,
+    tracks_in: Vec<TrackIn>,
+    tracks_out: Vec<TrackOut>,
+    /// (local, remote) pairs this participant is known by.
+    addrs: Vec<(SocketAddr, SocketAddr)>,
+    rtc_timeout: Instant,
+    /// The earliest entry this participant has in the timer heap.
+    scheduled: Option<Instant>,
+}
+
+impl Participant {
+    fn next_due(&self) -> Instant {
+        let mut due = self.rtc_timeout;
+        if let Some(d) = self.first_offer_deadline {
+            due = due.min(d);
+        }
+        for t in &self.tracks_in {
+            if t.keyframe_wanted.is_some()
+                && let Some(last) = t.last_keyframe_request
+            {
+                due = due.min(last + KEYFRAME_REQUEST_INTERVAL);
+            }
+        }
+        due
+    }
+
+    fn tell(&self, event: SfuEvent) -> bool {
+        self.events.try_send(event).is_ok()
+    }
+}
+
+pub struct SfuCore {
+    local_candidates: Vec<SocketAddr>,
+    crypto: Arc<CryptoProvider>,
+    dtls_cert: DtlsCert,
+    participants: HashMap<ParticipantId, Participant>,
+    rooms: HashMap<RoomId, Vec<ParticipantId>>,
+    by_remote: HashMap<(SocketAddr, SocketAddr), ParticipantId>,
+    by_ufrag: HashMap<String, ParticipantId>,
+    timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
+    /// Events drained from `Rtc`s, handled after the mutation that caused them.
+    work: VecDeque<(ParticipantId, Event)>,
+    /// Participants whose server-side offer may be due.
+    to_negotiate: Vec<ParticipantId>,
+    /// Reused list of a room's members while forwarding (no allocation per packet).
+    scratch_members: Vec<ParticipantId>,
+    stats: Arc<SfuStats>,
+}
+
+impl SfuCore {
+    pub fn new(local_candidates: Vec<SocketAddr>, stats: Arc<SfuStats>) -> Self {
+        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        // One DTLS certificate for all participants: generating a key per
+        // join would cost milliseconds of join time for nothing.
+        let dtls_cert = crypto
+            .dtls_provider
+            .generate_certificate()
+            .expect("the crypto provider generates a DTLS certificate");
+        SfuCore {
+            local_candidates,
+            crypto,
+            dtls_cert,
+            participants: HashMap::new(),
+            rooms: HashMap::new(),
+            by_remote: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            timers: BinaryHeap::new(),
+            work: VecDeque::new(),
+            to_negotiate: Vec::new(),
+            scratch_members: Vec::new(),
+            stats,
+        }
+    }
+
+    /// When `handle_timeout` wants to be called next.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    pub fn handle_command(&mut self, now: Instant, command: Command, net: &mut dyn Network) {
+        match command {
+            Command::Join {
+                participant,
+                room,
+                events,
+            } => self.join(participant, room, events, now),
+            Command::Offer { participant, sdp } => {
+                self.client_offer(participant, sdp.expose_personal(), now, net)
+            }
+            Command::Answer { participant, sdp } => {
+                self.client_answer(participant, sdp.expose_personal(), now, net)
+            }
+            Command::Candidate {
+                participant,
+                candidate,
+            } => self.client_candidate(participant, candidate.expose_personal(), now, net),
+            Command::Leave { participant } => self.remove(participant),
+        }
+        self.process_work(now, net);
+    }
+
+    /// One datagram that arrived on the socket announced as `local`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+        net: &mut dyn Network,
+    ) {
+        let Some(pid) = self.demultiplex(local, source, data) else {
+            return;
+        };
+        let Ok(receive) = Receive::new(Protocol::Udp, source, local, data) else {
+            return;
+        };
+        self.mutate(pid, now, net, |p| {
+            // A single undecodable packet is the peer's problem, not a reason
+            // to drop it; str0m keeps its state consistent.
+            let _ = p.rtc.handle_input(Input::Receive(now, receive));
+        });
+        self.process_work(now, net);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, net: &mut dyn Network) {
+        while let Some(&Reverse((due, pid))) = self.timers.peek() {
+            if due > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.participants.get_mut(&pid) else {
+                continue;
+            };
+            if p.scheduled == Some(due) {
+                p.scheduled = None;
+            }
+            if p.next_due() > now {
+                // A stale entry: the participant's deadline moved later.
+                self.schedule(pid);
+                continue;
+            }
+            self.mutate(pid, now, net, |p| {
+                let _ = p.rtc.handle_input(Input::Timeout(now));
+            });
+            self.service_keyframe_requests(pid, now, net);
+            if let Some(p) = self.participants.get_mut(&pid)
+                && p.first_offer_deadline.is_some_and(|d| d <= now)
+            {
+                p.first_offer_deadline = None;
+                self.to_negotiate.push(pid);
+            }
+            self.schedule(pid);
+        }
+        self.process_work(now, net);
+    }
+
+    // ---- participants -------------------------------------------------
+
+    fn join(
+        &mut self,
+        pid: ParticipantId,
+        room: RoomId,
+        events: mpsc::Sender<SfuEvent>,
+        now: Instant,
+    ) {
+        if self.participants.contains_key(&pid) {
+            return;
+        }
+        let creds = IceCreds::new();
+        let ufrag = creds.ufrag.clone();
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(self.crypto.clone())
+            .set_dtls_cert(self.dtls_cert.clone())
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .set_local_ice_credentials(creds)
+            .build(now);
+        for &addr in &self.local_candidates {
+            if let Ok(c) = Candidate::host(addr, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+        // Everything already published in the room is to be offered.
+        let members = self.rooms.entry(room).or_default();
+        let mut tracks_out = Vec::new();
+        for other in members.iter() {
+            if let Some(o) = self.participants.get(other) {
+                for t in &o.tracks_in {
+                    tracks_out.push(new_track_out(o.id, t.mid, t.kind));
+                }
+            }
+        }
+        members.push(pid);
+        self.by_ufrag.insert(ufrag.clone(), pid);
+        self.participants.insert(
+            pid,
+            Participant {
+                id: pid,
+                room,
+                rtc,
+                events,
+                ufrag,
+                pending_offer: None,
+                first_offer_deadline: Some(now + FIRST_OFFER_GRACE),
+                tracks_in: Vec::new(),
+                tracks_out,
+                addrs: Vec::new(),
+                rtc_timeout: now,
+                scheduled: None,
+            },
+        );
+        self.stats
+            .participants
+            .store(self.participants.len() as u64, Ordering::Relaxed);
+        self.schedule(pid);
+    }
+
+    /// Drops a participant: gone from the SFU, its tracks stopped for the
+    /// others at their next negotiation.
+    fn remove(&mut self, pid: ParticipantId) {
+        let Some(mut p) = self.participants.remove(&pid) else {
+            return;
+        };
+        p.rtc.disconnect();
+        for key in &p.addrs {
+            self.by_remote.remove(key);
+        }
+        self.by_ufrag.remove(&p.ufrag);
+        if let Some(members) = self.rooms.get_mut(&p.room) {
+            members.retain(|&m| m != pid);
+            if members.is_empty() {
+                self.rooms.remove(&p.room);
+            } else {
+                for m in members.iter() {
+                    let Some(s) = self.participants.get_mut(m) else {
+                        continue;
+                    };
+                    let mut changed = false;
+                    s.tracks_out.retain_mut(|t| {
+                        if t.publisher != pid {
+                            return true;
+                        }
+                        changed = true;
+                        match t.state {
+                            TrackOutState::ToOpen => return false,
+                            TrackOutState::Negotiating(_) => t.orphaned = true,
+                            TrackOutState::Open(m) => t.state = TrackOutState::ToStop(m),
+                            TrackOutState::ToStop(_) | TrackOutState::NegotiatingStop(_) => {}
+                        }
+                        true
+                    });
+                    if changed {
+                        self.to_negotiate.push(*m);
+                    }
+                }
+            }
+        }
+        self.stats
+            .participants
+            .store(self.participants.len() as u64, Ordering::Relaxed);
+    }
+
+    fn fail(&mut self, pid: ParticipantId, reason: &str) {
+        if let Some(p) = self.participants.get(&pid) {
+            tracing::warn!(participant = ?pid, reason, "dropping participant's media session");
+            p.tell(SfuEvent::Failed {
+                reason: reason.to_string(),
+            });
+            self.stats
+                .participants_failed
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.remove(pid);
+    }
+
+    // ---- the str0m contract -------------------------------------------
+
+    /// Runs one mutation on a participant's `Rtc` and drains it, containing
+    /// panics and fatal errors to that participant. `None` if it was dropped
+    /// (or did not exist).
+    fn mutate<R>(
+        &mut self,
+        pid: ParticipantId,
+        now: Instant,
+        net: &mut dyn Network,
+        f: impl FnOnce(&mut Participant) -> R,
+    ) -> Option<R> {
+        let _ = now;
+        let p = self.participants.get_mut(&pid)?;
+        let work = &mut self.work;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let r = f(p);
+            drain(p, net, work).map(|()| r)
+        }));
+        match outcome {
+            Ok(Ok(r)) => {
+                self.schedule(pid);
+                Some(r)
+            }
+            Ok(Err(reason)) => {
+                self.fail(pid, reason);
+                None
+            }
+            Err(_) => {
+                tracing::error!(participant = ?pid, "str0m panicked; dropping this participant only");
+                self.fail(pid, "internal error in the media session");
+                None
+            }
+        }
+    }
+
+    fn schedule(&mut self, pid: ParticipantId) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let due = p.next_due();
+        if p.scheduled.is_none_or(|s| due < s) {
+            p.scheduled = Some(due);
+            self.timers.push(Reverse((due, pid)));
+        }
+    }
+
+    fn demultiplex(
+        &mut self,
+        local: SocketAddr,
+        source: SocketAddr,
+        data: &[u8],
+    ) -> Option<ParticipantId> {
+        if let Some(&pid) = self.by_remote.get(&(local, source)) {
+            return Some(pid);
+        }
+        // Only an ICE check introduces a new address; its USERNAME names our
+        // side's ufrag. str0m verifies the check's integrity afterwards.
+        let msg = StunMessage::parse(data).ok()?;
+        let (ours, _theirs) = msg.split_username()?;
+        let pid = *self.by_ufrag.get(ours)?;
+        let p = self.participants.get_mut(&pid)?;
+        if p.addrs.len() >= MAX_ADDRS_PER_PARTICIPANT {
+            let oldest = p.addrs.remove(0);
+            self.by_remote.remove(&oldest);
+        }
+        p.addrs.push((local, source));
+        self.by_remote.insert((local, source), pid);
+        Some(pid)
+    }
+
+    // ---- events -------------------------------------------------------
+
+    fn process_work(&mut self, now: Instant, net: &mut dyn Network) {
+        loop {
+            while let Some((pid, event)) = self.work.pop_front() {
+                if self.participants.contains_key(&pid) {
+                    self.handle_event(pid, event, now, net);
+                }
+            }
+            if self.to_negotiate.is_empty() {
+                break;
+            }
+            let due = std::mem::take(&mut self.to_negotiate);
+            for pid in due {
+                self.negotiate(pid, now, net);
+            }
+        }
+    }
+
+    fn handle_event(
+        &mut self,
+        pid: ParticipantId,
+        event: Event,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        match event {
+            Event::RtpPacket(packet) => self.forward(pid, &packet, now, net),
+            Event::MediaAdded(added) => {
+                // Only m-lines the client sends on are publications.
+                if matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
+                    self.publish(pid, added.mid, kind_of(added.kind));
+                }
+            }
+            Event::KeyframeRequest(req) => {
+                let source = self.participants.get(&pid).and_then(|s| {
+                    s.tracks_out
+                        .iter()
+                        .find(|t| t.out_mid() == Some(req.mid))
+                        .map(|t| (t.publisher, t.source_mid))
+                });
+                if let Some((publisher, mid)) = source {
+                    self.request_keyframe(publisher, mid, req.kind, now, net);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.fail(pid, "media connection lost");
+            }
+            Event::Closed => self.fail(pid, "media connection closed by the browser"),
+            _ => {}
+        }
+    }
+
+    /// A participant started sending on a new m-line: offer it to everyone
+    /// else in the room.
+    fn publish(&mut self, pid: ParticipantId, mid: Mid, kind: TrackKind) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        if p.tracks_in.iter().any(|t| t.mid == mid) {
+            return;
+        }
+        p.tracks_in.push(TrackIn {
+            mid,
+            kind,
+            last_keyframe_request: None,
+            keyframe_wanted: None,
+        });
+        let room = p.room;
+        if let Some(members) = self.rooms.get(&room) {
+            for &m in members {
+                if m == pid {
+                    continue;
+                }
+                if let Some(s) = self.participants.get_mut(&m) {
+                    s.tracks_out.push(new_track_out(pid, mid, kind));
+                    self.to_negotiate.push(m);
+                }
+            }
+        }
+    }
+
+    // ---- forwarding ---------------------------------------------------
+
+    fn forward(
+        &mut self,
+        pid: ParticipantId,
+        packet: &RtpPacket,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        self.stats.rtp_packets_in.fetch_add(1, Ordering::Relaxed);
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let ssrc = packet.header.ssrc;
+        let Some(mid) = p.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid()) else {
+            return;
+        };
+        let in_pt = packet.header.payload_type;
+        let Some(params) = p.rtc.codec_config().find(|c| c.pt() == in_pt).copied() else {
+            return;
+        };
+        let room = p.room;
+        let mut members = std::mem::take(&mut self.scratch_members);
+        members.clear();
+        if let Some(m) = self.rooms.get(&room) {
+            members.extend_from_slice(m);
+        }
+        let ext = forwarded_extensions(&packet.header.ext_vals);
+        let mut sent = 0u64;
+        for &sid in &members {
+            if sid == pid {
+                continue;
+            }
+            let wrote = self.mutate(sid, now, net, |s| {
+                let Some(out) = s
+                    .tracks_out
+                    .iter_mut()
+                    .find(|t| t.publisher == pid && t.source_mid == mid)
+                else {
+                    return false;
+                };
+                let TrackOutState::Open(out_mid) = out.state else {
+                    return false;
+                };
+                let out_pt = match out.pts.get(in_pt) {
+                    Some(pt) => pt,
+                    None => {
+                        let Some(local) = s.rtc.codec_config().match_params(params) else {
+                            return false;
+                        };
+                        out.pts.insert(in_pt, local.pt());
+                        local.pt()
+                    }
+                };
+                let Some(seq) = out.seq.map(packet.seq_no) else {
+                    return false;
+                };
+                let mut api = s.rtc.direct_api();
+                let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
+                    return false;
+                };
+                tx.write_rtp(
+                    RtpWrite::new(
+                        out_pt,
+                        seq,
+                        packet.header.timestamp,
+                        packet.timestamp,
+                        packet.payload.clone(),
+                    )
+                    .marker(packet.header.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(true),
+                );
+                true
+            });
+            if wrote == Some(true) {
+                sent += 1;
+            }
+        }
+        self.scratch_members = members;
+        self.stats
+            .rtp_packets_out
+            .fetch_add(sent, Ordering::Relaxed);
+    }
+
+    fn request_keyframe(
+        &mut self,
+        publisher: ParticipantId,
+        mid: Mid,
+        kind: KeyframeRequestKind,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        let Some(p) = self.participants.get_mut(&publisher) else {
+            return;
+        };
+        let Some(track) = p.tracks_in.iter_mut().find(|t| t.mid == mid) else {
+            return;
+        };
+        if track.kind != TrackKind::Video {
+            return;
+        }
+        let throttled = track
+            .last_keyframe_request
+            .is_some_and(|last| now < last + KEYFRAME_REQUEST_INTERVAL);
+        if throttled {
+            // FIR outranks PLI if both were asked for.
+            if track.keyframe_wanted != Some(KeyframeRequestKind::Fir) {
+                track.keyframe_wanted = Some(kind);
+            }
+            self.schedule(publisher);
+            return;
+        }
+        track.last_keyframe_request = Some(now);
+        track.keyframe_wanted = None;
+        self.mutate(publisher, now, net, |p| {
+            if let Some(rx) = p.rtc.direct_api().stream_rx_by_mid(mid, None) {
+                rx.request_keyframe(kind);
+            }
+        });
+    }
+
+    fn service_keyframe_requests(
+        &mut self,
+        pid: ParticipantId,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let due: Vec<(Mid, KeyframeRequestKind)> = p
+            .tracks_in
+            .iter_mut()
+            .filter_map(|t| {
+                let kind = t.keyframe_wanted?;
+                let ready = t
+                    .last_keyframe_request
+                    .is_none_or(|last| now >= last + KEYFRAME_REQUEST_INTERVAL);
+                if ready {
+                    t.keyframe_wanted = None;
+                    t.last_keyframe_request = None;
+                    Some((t.mid, kind))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (mid, kind) in due {
+            self.request_keyframe(pid, mid, kind, now, net);
+        }
+    }
+
+    // ---- negotiation --------------------------------------------------
+
+    fn client_offer(&mut self, pid: ParticipantId, sdp: &str, now: Instant, net: &mut dyn Network) {
+        let Some(p) = self.participants.get(&pid) else {
+            return;
+        };
+        if p.pending_offer.is_some() {
+            // Collision: the client is polite, rolls back and answers ours.
+            tracing::debug!(participant = ?pid, "ignoring client offer while ours is pending");
+            return;
+        }
+        let offer = match SdpOffer::from_sdp_string(sdp) {
+            Ok(o) => o,
+            Err(e) => {
+                p.tell(SfuEvent::BadSdp {
+                    reason: format!("The offer is not valid SDP: {e}"),
+                });
+                return;
+            }
+        };
+        let answer = self.mutate(pid, now, net, |p| p.rtc.sdp_api().accept_offer(offer));
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        match answer {
+            Some(Ok(answer)) => {
+                p.tell(SfuEvent::Answer {
+                    sdp: answer.to_sdp_string(),
+                });
+                p.first_offer_deadline = None;
+                self.to_negotiate.push(pid);
+            }
+            Some(Err(e)) => {
+                p.tell(SfuEvent::BadSdp {
+                    reason: format!("The offer cannot be used: {e}"),
+                });
+            }
+            None => {}
+        }
+    }
+
+    fn client_answer(
+        &mut self,
+        pid: ParticipantId,
+        sdp: &str,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let answer = match SdpAnswer::from_sdp_string(sdp) {
+            Ok(a) => a,
+            Err(e) => {
+                p.tell(SfuEvent::BadSdp {
+                    reason: format!("The answer is not valid SDP: {e}"),
+                });
+                return;
+            }
+        };
+        let Some(pending) = p.pending_offer.take() else {
+            p.tell(SfuEvent::BadSdp {
+                reason: "There is no offer from the server to answer.".into(),
+            });
+            return;
+        };
+        let result = self.mutate(pid, now, net, |p| {
+            p.rtc.sdp_api().accept_answer(pending, answer)
+        });
+        let Some(result) = result else {
+            return;
+        };
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let mut opened = Vec::new();
+        match result {
+            Ok(()) => {
+                for t in &mut p.tracks_out {
+                    if let TrackOutState::Negotiating(m) = t.state {
+                        if t.orphaned {
+                            t.state = TrackOutState::ToStop(m);
+                        } else {
+                            t.state = TrackOutState::Open(m);
+                            opened.push((t.publisher, t.source_mid));
+                        }
+                    }
+                }
+                p.tracks_out
+                    .retain(|t| !matches!(t.state, TrackOutState::NegotiatingStop(_)));
+            }
+            Err(e) => {
+                // The offer's changes are void; offer them again later.
+                for t in &mut p.tracks_out {
+                    match t.state {
+                        TrackOutState::Negotiating(_) => t.state = TrackOutState::ToOpen,
+                        TrackOutState::NegotiatingStop(m) => t.state = TrackOutState::ToStop(m),
+                        _ => {}
+                    }
+                }
+                p.tracks_out
+                    .retain(|t| !(t.orphaned && t.state == TrackOutState::ToOpen));
+                p.tell(SfuEvent::BadSdp {
+                    reason: format!("The answer cannot be used: {e}"),
+                });
+            }
+        }
+        self.to_negotiate.push(pid);
+        // A new subscriber needs a keyframe to start decoding.
+        for (publisher, mid) in opened {
+            self.request_keyframe(publisher, mid, KeyframeRequestKind::Pli, now, net);
+        }
+    }
+
+    fn client_candidate(
+        &mut self,
+        pid: ParticipantId,
+        line: &str,
+        now: Instant,
+        net: &mut dyn Network,
+    ) {
+        let Some(p) = self.participants.get(&pid) else {
+            return;
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            return; // end of candidates
+        }
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        match Candidate::from_sdp_string(line) {
+            Ok(c) => {
+                self.mutate(pid, now, net, |p| p.rtc.add_remote_candidate(c));
+            }
+            Err(_) => {
+                p.tell(SfuEvent::BadCandidate);
+            }
+        }
+    }
+
+    /// Sends the server's offer if anything changed and no offer is pending.
+    fn negotiate(&mut self, pid: ParticipantId, now: Instant, net: &mut dyn Network) {
+        let Some(p) = self.participants.get(&pid) else {
+            return;
+        };
+        if p.pending_offer.is_some() || p.first_offer_deadline.is_some() {
+            return;
+        }
+        let offer = self.mutate(pid, now, net, |p| {
+            let mut change = p.rtc.sdp_api();
+            for t in &mut p.tracks_out {
+                match t.state {
+                    TrackOutState::ToOpen => {
+                        let stream_id = t.publisher.to_string();
+                        let track_id = format!("{}-{}", t.publisher, t.source_mid);
+                        let mid = change.add_media(
+                            media_kind(t.kind),
+                            Direction::SendOnly,
+                            Some(stream_id),
+                            Some(track_id),
+                            None,
+                        );
+                        t.state = TrackOutState::Negotiating(mid);
+                    }
+                    TrackOutState::ToStop(m) => {
+                        change.stop_media(m);
+                        t.state = TrackOutState::NegotiatingStop(m);
+                    }
+                    _ => {}
+                }
+            }
+            if !change.has_changes() {
+                return None;
+            }
+            let (offer, pending) = change.apply()?;
+            p.pending_offer = Some(pending);
+            let tracks = p
+                .tracks_out
+                .iter()
+                .filter_map(|t| match t.state {
+                    TrackOutState::Negotiating(m) | TrackOutState::Open(m) if !t.orphaned => {
+                        Some(TrackInfo {
+                            mid: m.to_string(),
+                            participant: t.publisher,
+                            kind: t.kind,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect();
+            Some(SfuEvent::Offer {
+                sdp: offer.to_sdp_string(),
+                tracks,
+            })
+        });
+        if let Some(Some(event)) = offer
+            && let Some(p) = self.participants.get(&pid)
+            && !p.tell(event)
+        {
+            self.fail(pid, "signaling connection too slow");
+        }
+    }
+}
+
+fn drain(
+    p: &mut Participant,
+    net: &mut dyn Network,
+    work: &mut VecDeque<(ParticipantId, Event)>,
+) -> Result<(), &'static str> {
+    loop {
+        match p.rtc.poll_output() {
+            Ok(Output::Timeout(t)) => {
+                p.rtc_timeout = t;
+                break;
+            }
+            Ok(Output::Transmit(t)) => net.send(t.source, t.destination, &t.contents),
+            Ok(Output::Event(e)) => work.push_back((p.id, e)),
+            Err(_) => return Err("media session error"),
+        }
+    }
+    if p.rtc.is_alive() {
+        Ok(())
+    } else {
+        Err("media session ended")
+    }
+}
+
+fn new_track_out(publisher: ParticipantId, source_mid: Mid, kind: TrackKind) -> TrackOut {
+    TrackOut {
+        publisher,
+        source_mid,
+        kind,
+        state: TrackOutState::ToOpen,
+        orphaned: false,
+        seq: SeqRebase::default(),
+        pts: PtMap::default(),
+    }
+}
+
+fn kind_of(kind: MediaKind) -> TrackKind {
+    match kind {
+        MediaKind::Audio => TrackKind::Audio,
+        MediaKind::Video => TrackKind::Video,
+    }
+}
+
+fn media_kind(kind: TrackKind) -> MediaKind {
+    match kind {
+        TrackKind::Audio => MediaKind::Audio,
+        TrackKind::Video => MediaKind::Video,
+    }
+}

@@ -1,0 +1,110 @@
+//! The media plane: one str0m `Rtc` per participant, every participant's
+//! media on one UDP port, RTP forwarded from each publisher to every other
+//! participant of its room.
+//!
+//! The SFU knows participants and rooms only by opaque ids. Signaling talks
+//! to it with [`Command`]s and hears back per participant through
+//! [`SfuEvent`]s. The logic lives in the sans-IO [`core`]; [`driver`] runs it
+//! against real sockets on a thread of its own.
+
+mod addresses;
+mod core;
+mod driver;
+mod forward;
+
+pub use addresses::MediaSockets;
+pub use driver::{SfuHandle, start};
+
+use crate::ids::{ParticipantId, RoomId};
+use crate::privacy::Sdp;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// What signaling asks of the SFU.
+#[derive(Debug)]
+pub enum Command {
+    /// A participant entered a room; its events go to `events`.
+    Join {
+        participant: ParticipantId,
+        room: RoomId,
+        events: mpsc::Sender<SfuEvent>,
+    },
+    /// The client's SDP offer (its own tracks).
+    Offer {
+        participant: ParticipantId,
+        sdp: Sdp,
+    },
+    /// The client's answer to the server's latest offer.
+    Answer {
+        participant: ParticipantId,
+        sdp: Sdp,
+    },
+    /// A trickled ICE candidate from the client (`candidate:` line).
+    Candidate {
+        participant: ParticipantId,
+        candidate: Sdp,
+    },
+    /// The participant left; its tracks go away for everyone.
+    Leave { participant: ParticipantId },
+}
+
+/// What the SFU tells one participant's signaling connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SfuEvent {
+    Answer {
+        sdp: String,
+    },
+    Offer {
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
+    /// An offer or answer from the client could not be used.
+    BadSdp {
+        reason: String,
+    },
+    BadCandidate,
+    /// The participant's media session ended on the server's side; the
+    /// participant is gone from the SFU.
+    Failed {
+        reason: String,
+    },
+}
+
+/// One server-created m-line: which participant's track it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    pub mid: String,
+    pub participant: ParticipantId,
+    pub kind: TrackKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    Audio,
+    Video,
+}
+
+impl TrackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackKind::Audio => "audio",
+            TrackKind::Video => "video",
+        }
+    }
+}
+
+/// Counters read by /healthz, /metrics and the tests. Relaxed atomics: they
+/// are statistics, not synchronisation.
+#[derive(Debug, Default)]
+pub struct SfuStats {
+    pub participants: AtomicU64,
+    pub rtp_packets_in: AtomicU64,
+    pub rtp_packets_out: AtomicU64,
+    pub participants_failed: AtomicU64,
+}
+
+impl SfuStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
