@@ -380,3 +380,40 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// docs/config.md must describe every key with its default, so the
+    /// documentation cannot drift from the code.
+    #[test]
+    fn docs_list_every_key_with_its_default() {
+        let docs = include_str!("../docs/config.md");
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        for (section, table) in defaults.as_table().unwrap() {
+            assert!(
+                docs.contains(&format!("## `[{section}]`")),
+                "docs/config.md lacks a section for [{section}]"
+            );
+            let section_docs = docs
+                .split(&format!("## `[{section}]`"))
+                .nth(1)
+                .unwrap()
+                .split("\n## ")
+                .next()
+                .unwrap();
+            for (key, value) in table.as_table().unwrap() {
+                let row = section_docs
+                    .lines()
+                    .find(|l| l.starts_with(&format!("| `{key}` |")))
+                    .unwrap_or_else(|| panic!("docs/config.md lacks {section}.{key}"));
+                let default = format!("`{value}`");
+                assert!(
+                    row.contains(&default),
+                    "docs/config.md gives {section}.{key} another default than {default}: {row}"
+                );
+            }
+        }
+    }
+}
