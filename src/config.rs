@@ -20,6 +20,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
     pub log: LogConfig,
+    pub operator: OperatorConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +146,29 @@ impl LogLevel {
     }
 }
 
+/// Who runs this server and where it stands, for the privacy page
+/// (`/privacy`). Free text; empty means "not filled in", and the page says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorConfig {
+    /// The person, association or group responsible for this server.
+    pub name: String,
+    /// How to reach them: e-mail, web address or postal address (may span lines).
+    pub contact: String,
+    /// Where the server stands, e.g. "Hetzner, Falkenstein, Germany".
+    pub location: String,
+    /// A fuller legal notice (imprint), linked from the privacy page.
+    pub url: String,
+}
+
+impl OperatorConfig {
+    /// Longest accepted value of each key, in characters.
+    pub const MAX_NAME: usize = 200;
+    pub const MAX_CONTACT: usize = 500;
+    pub const MAX_LOCATION: usize = 200;
+    pub const MAX_URL: usize = 500;
+}
+
 /// The complete default configuration, commented; printed by
 /// `funkraum --print-default-config`. A test checks that it parses to
 /// `Config::default()`.
@@ -263,6 +287,51 @@ impl Config {
                 "must be greater than signaling.ping_after_secs",
             ));
         }
+        let o = &self.operator;
+        let texts = [
+            ("operator.name", &o.name, OperatorConfig::MAX_NAME, false),
+            (
+                "operator.contact",
+                &o.contact,
+                OperatorConfig::MAX_CONTACT,
+                true,
+            ),
+            (
+                "operator.location",
+                &o.location,
+                OperatorConfig::MAX_LOCATION,
+                false,
+            ),
+            ("operator.url", &o.url, OperatorConfig::MAX_URL, false),
+        ];
+        for (key, value, max, multi_line) in texts {
+            if value.chars().count() > max {
+                return Err(err(key, &format!("must be at most {max} characters")));
+            }
+            if value
+                .chars()
+                .any(|c| c.is_control() && !(multi_line && (c == '\n' || c == '\r')))
+            {
+                return Err(err(
+                    key,
+                    if multi_line {
+                        "must not contain control characters other than line breaks"
+                    } else {
+                        "must not contain control characters or line breaks"
+                    },
+                ));
+            }
+        }
+        let url = o.url.to_ascii_lowercase();
+        if !o.url.is_empty()
+            && (!(url.starts_with("https://") || url.starts_with("http://"))
+                || o.url.chars().any(char::is_whitespace))
+        {
+            return Err(err(
+                "operator.url",
+                "must be an https:// or http:// address without spaces",
+            ));
+        }
         for a in &self.media.addresses {
             if a.is_unspecified() || a.is_multicast() {
                 return Err(err(
@@ -364,6 +433,32 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("signaling.timeout_secs"));
         let e = Config::from_toml_str("[media]\naddresses = [\"0.0.0.0\"]\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("media.addresses"));
+    }
+
+    #[test]
+    fn operator_values_are_bounded_and_checked() {
+        let ok = Config::from_toml_str(
+            "[operator]\nname = \"Freifunk Musterstadt e. V.\"\n\
+             contact = \"\"\"Musterweg 1\n12345 Musterstadt\"\"\"\n\
+             location = \"in our community centre\"\n\
+             url = \"https://musterstadt.freifunk.net/impressum\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.operator.contact, "Musterweg 1\n12345 Musterstadt");
+
+        let long = "x".repeat(OperatorConfig::MAX_NAME + 1);
+        let e = Config::from_toml_str(&format!("[operator]\nname = \"{long}\"\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.name"));
+        let e = Config::from_toml_str("[operator]\nlocation = \"a\\nb\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.location"));
+        let e = Config::from_toml_str("[operator]\ncontact = \"a\\u001bb\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.contact"));
+        for bad in ["javascript:alert(1)", "example.org", "https://a b"] {
+            let e = Config::from_toml_str(&format!("[operator]\nurl = \"{bad}\"\n")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("operator.url"), "{bad}");
+        }
+        let e = Config::from_toml_str("[operator]\nnmae = \"x\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.nmae"));
     }
 
     #[test]
