@@ -113,6 +113,9 @@ export async function scenario(name, { timeoutMs }, body) {
         console.error(`FAIL ${name} (${seconds} s): ${failure instanceof Error ? failure.stack : failure}`);
         process.exit(1);
     }
+    if (pageErrors.length) {
+        console.log(`note: the pages logged ${pageErrors.length} console error(s):\n${pageErrors.slice(-20).join('\n')}`);
+    }
     console.log(`PASS ${name} (${seconds} s)`);
     process.exit(0);
 }
