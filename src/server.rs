@@ -2,6 +2,7 @@
 //! `main` and the in-process tests.
 
 use crate::config::Config;
+use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
@@ -62,6 +63,7 @@ impl Server {
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
+            privacy: PrivacyFacts::from_config(&config),
         }));
         let (http_shutdown, shutdown_rx) = oneshot::channel::<()>();
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -72,7 +74,6 @@ impl Server {
                 })
                 .await
         });
-        tracing::info!(http = %http_addr, media = ?media_addrs, "funkraum is serving");
         Ok(Server {
             http_addr,
             media_addrs,
@@ -82,6 +83,14 @@ impl Server {
             http_shutdown: Some(http_shutdown),
             http_task: Some(http_task),
         })
+    }
+
+    /// The addresses this server listens on and announces: not personal
+    /// when they appear in a log line.
+    pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut ips = vec![self.http_addr.ip()];
+        ips.extend(self.media_addrs.iter().map(|a| a.ip()));
+        ips
     }
 
     /// (rooms, participants) right now.
