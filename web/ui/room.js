@@ -368,6 +368,7 @@ export function showRoom(app, conference, media, joined) {
             renderEntry(entry);
         }],
         ['track', (e) => {
+            /** @type {{participant: string, kind: 'audio'|'video', track: MediaStreamTrack, mid: string}} */
             const { participant, kind, track, mid } = e.detail;
             const entry = entries.get(participant);
             if (entry) {
@@ -384,9 +385,10 @@ export function showRoom(app, conference, media, joined) {
             });
         }],
         ['trackremoved', (e) => {
+            /** @type {{participant: string, kind: 'audio'|'video', mid: string}} */
             const { participant, kind, mid } = e.detail;
             const entry = entries.get(participant);
-            if (entry && entry.tracks[/** @type {'audio'|'video'} */ (kind)]?.mid === mid) {
+            if (entry && entry.tracks[kind]?.mid === mid) {
                 attach(entry, kind, null, mid);
             }
         }],
