@@ -5,6 +5,7 @@ mod assets;
 mod headers;
 pub mod privacy_page;
 
+use crate::privacy::PeerAddr;
 use crate::sfu::SfuStats;
 use crate::signaling::{self, Hub};
 use axum::Router;
@@ -135,7 +136,7 @@ async fn websocket(
     upgrade
         .max_message_size(limit * 2)
         .max_frame_size(limit * 2)
-        .on_upgrade(move |socket| signaling::serve(socket, hub, slot))
+        .on_upgrade(move |socket| signaling::serve(socket, PeerAddr::new(peer), hub, slot))
 }
 
 /// Browsers send Origin on WebSocket requests; a page of another site must
