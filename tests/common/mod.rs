@@ -8,6 +8,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod daemon;
 pub mod http;
 pub mod media;
 pub mod sdp;
