@@ -1,5 +1,5 @@
 //! /privacy, fetched from a running server, names this instance's operator,
-//! contact, location and log retention, in German and in English, chosen by
+//! contact, location and log retention (`log.retention_hours`), in German and in English, chosen by
 //! the browser's language or by the visible switch, with the operator's text
 //! shown as text and never as markup.
 //!
@@ -17,6 +17,9 @@ listen = "127.0.0.1:0"
 [media]
 port = 0
 addresses = ["127.0.0.1"]
+
+[log]
+retention_hours = 7
 
 [operator]
 name = "Canary <script>alert('op')</script> e. V."
@@ -120,11 +123,15 @@ fn assert_states_this_instance(reply: &Reply, lang: &str) {
         "{lang}: a quote escaped the attribute"
     );
     let retention = if lang == "de" {
-        "<strong>24 Stunden</strong>"
+        "<strong>7 Stunden</strong>"
     } else {
-        "<strong>24 hours</strong>"
+        "<strong>7 hours</strong>"
     };
     assert!(page.contains(retention), "{lang}: retention missing");
+    assert!(
+        !page.contains(" 24 "),
+        "{lang}: a retention not from the config"
+    );
     let off = if lang == "de" {
         [
             "Peer-to-Peer: <strong>aus</strong>",

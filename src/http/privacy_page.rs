@@ -13,10 +13,6 @@
 use crate::config::{Config, OperatorConfig};
 use std::fmt::Write as _;
 
-/// Log retention until `log.retention_hours` exists in the configuration.
-/// The one place that states it; `PrivacyFacts::from_config` reads it.
-const LOG_RETENTION_HOURS: u32 = 24;
-
 /// What the privacy page states about this instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivacyFacts {
@@ -34,7 +30,9 @@ impl PrivacyFacts {
     pub fn from_config(config: &Config) -> PrivacyFacts {
         PrivacyFacts {
             operator: config.operator.clone(),
-            log_retention_hours: LOG_RETENTION_HOURS,
+            // The error log's purge and the journald drop-in
+            // (systemd/journald-funkraum.conf) both keep to this.
+            log_retention_hours: config.log.retention_hours,
             // Not implemented yet: media always passes through the server.
             peer_to_peer: false,
             // The built-in TURN relay does not exist yet.
