@@ -227,15 +227,22 @@ export function showPrejoin(app, rawRoom) {
     navigator.mediaDevices?.addEventListener?.('devicechange', onDeviceChange);
 
     renderToggles();
-    (async () => {
+    // Join waits for this: with a permission prompt open, a click on Join
+    // goes ahead once the person has answered it.
+    const started = (async () => {
         await media.start();
-        if (disposed) { media.stop(); return; }
+        if (disposed) {
+            if (!handedOver) media.stop();
+            return;
+        }
         if (!camOn) media.release('video');
         if (!media.audioTrack) micOn = false;
         if (!media.videoTrack) camOn = false;
         renderToggles();
         renderNotice();
-        await refreshDevices();
+        // Not awaited: browsers may hold enumeration back until the page
+        // is in the foreground, and joining must not wait for that.
+        refreshDevices();
     })();
 
     async function join() {
@@ -251,6 +258,8 @@ export function showPrejoin(app, rawRoom) {
         joinError.textContent = '';
         joinButton.disabled = true;
         joinButton.textContent = t.joining;
+        await started;
+        if (disposed) return;
         app.remembered.nickname = name;
         app.remembered.audio = micOn;
         app.remembered.video = camOn;

@@ -311,6 +311,9 @@ export function showRoom(app, conference, media, joined) {
         }
     };
     document.addEventListener('keydown', onKey);
+    // Closing the tab: say goodbye so the others' tiles go at once.
+    const onPageHide = () => conference.leave();
+    window.addEventListener('pagehide', onPageHide);
 
     let overlayShown = false;
     leaveButton.addEventListener('click', () => {
@@ -418,6 +421,7 @@ export function showRoom(app, conference, media, joined) {
     return () => {
         for (const [type, fn] of listeners) conference.removeEventListener(type, fn);
         document.removeEventListener('keydown', onKey);
+        window.removeEventListener('pagehide', onPageHide);
         resizeObserver.disconnect();
         conference.leave();
         media.stop();
