@@ -144,18 +144,17 @@ impl Connection {
                 self.heard(now);
                 return Next::Continue;
             }
-            Some(Ok(Message::Binary(_))) => {
-                self.heard(now);
-                return self
-                    .refuse(SignalingError::BadMessage(
-                        "Binary frames are not part of the protocol; send JSON text.".into(),
-                    ))
-                    .await;
-            }
-            Some(Ok(Message::Text(t))) => t,
+            // A binary frame is refused, but only after the size and rate
+            // checks every frame goes through.
+            Some(Ok(Message::Binary(b))) => Err(b.len()),
+            Some(Ok(Message::Text(t))) => Ok(t),
         };
         self.heard(now);
-        if text.len() > self.hub.limits.max_message_bytes as usize {
+        let len = match &text {
+            Ok(t) => t.len(),
+            Err(len) => *len,
+        };
+        if len > self.hub.limits.max_message_bytes as usize {
             return self
                 .refuse(SignalingError::TooLarge {
                     limit: self.hub.limits.max_message_bytes,
@@ -181,6 +180,13 @@ impl Connection {
                 return Next::End(End::Close(close::RATE_LIMIT_ABUSED));
             }
         }
+        let Ok(text) = text else {
+            return self
+                .refuse(SignalingError::BadMessage(
+                    "Binary frames are not part of the protocol; send JSON text.".into(),
+                ))
+                .await;
+        };
         match ClientMessage::parse(text.as_str()) {
             Ok(message) => self.on_message(message, now).await,
             Err(e) => self.refuse(e).await,
