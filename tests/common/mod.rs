@@ -101,6 +101,19 @@ impl Bystanders {
         (self.a.mark(), self.b.mark())
     }
 
+    /// Waits until both bystanders were told that `id` joined, then marks
+    /// their logs: what comes after is not news of that join.
+    pub async fn marks_after_join(&mut self, id: &str) -> (usize, usize) {
+        for client in [&mut self.a, &mut self.b] {
+            client
+                .wait_message_since(0, MEDIA_WITHIN, "participantJoined", |m| {
+                    m["type"] == "participantJoined" && m["participant"]["id"] == id
+                })
+                .await;
+        }
+        self.marks()
+    }
+
     pub async fn shutdown(self) {
         self.a.shutdown().await;
         self.b.shutdown().await;
