@@ -78,6 +78,7 @@ const en = {
     aloneHint: 'You are the only one here. Share the link to invite others.',
     connecting: 'Connecting media…',
     closePanel: 'Close',
+    enableSound: 'Turn sound on',
 
     // After the room
     leftHeading: 'You left the room.',

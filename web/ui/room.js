@@ -64,6 +64,20 @@ export function showRoom(app, conference, media, joined) {
     list);
     const announcer = h('div', { class: 'visually-hidden', 'aria-live': 'polite' });
     const status = h('p', { class: 'room-status', role: 'status' });
+    const soundButton = h('button', {
+        type: 'button',
+        class: 'button primary sound',
+        hidden: true,
+        text: t.enableSound,
+        on: {
+            click: () => {
+                soundButton.hidden = true;
+                for (const a of tiles.querySelectorAll('audio')) {
+                    a.play().catch(() => { soundButton.hidden = false; });
+                }
+            },
+        },
+    });
     const copyStatus = h('span', { class: 'hint', role: 'status' });
 
     const micButton = h('button', { type: 'button', class: 'control' });
@@ -89,7 +103,7 @@ export function showRoom(app, conference, media, joined) {
             }, icon('link'), t.copyLink),
             copyStatus),
         h('div', { class: 'room-body' },
-            h('main', { class: 'stage' }, tiles, status),
+            h('main', { class: 'stage' }, tiles, status, soundButton),
             panel),
         h('footer', { class: 'controls' }, micButton, camButton, panelButton, leaveButton),
         announcer);
@@ -190,6 +204,8 @@ export function showRoom(app, conference, media, joined) {
             entry.video.srcObject = track ? new MediaStream([track]) : null;
         } else if (entry.audio) {
             entry.audio.srcObject = track ? new MediaStream([track]) : null;
+            // A browser that blocks autoplay needs one click for sound.
+            if (track) entry.audio.play().catch(() => { soundButton.hidden = false; });
         }
         renderEntry(entry);
     };
