@@ -192,6 +192,10 @@ impl SfuCore {
                 candidate,
             } => self.client_candidate(participant, candidate.expose_personal(), now, net),
             Command::Leave { participant } => self.remove(participant),
+            Command::Ping(reply) => {
+                let _ = reply.send(());
+                return;
+            }
         }
         self.process_work(now, net);
     }
