@@ -76,6 +76,14 @@ async fn three_participants_see_and_hear_each_other_then_one_leaves() {
             let offered = client.offered_tracks();
             assert_eq!(offered.len(), 4, "{}: {offered:?}", client.nickname);
             assert!(offered.values().all(|t| t.participant != client.id));
+            let errors: Vec<_> = client
+                .messages()
+                .into_iter()
+                .filter(|m| m["type"] == "error")
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", client.nickname);
+            // Trickled candidates are accepted without complaint.
+            assert!(client.candidates_sent() >= 1, "{}", client.nickname);
             client.assert_no_problems();
         }
 

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -59,6 +59,10 @@ pub struct ClientOptions {
     pub answer_pings: bool,
     /// Where the peer connection binds its UDP socket.
     pub udp_bind: SocketAddr,
+    /// A VP8 keyframe every this many frames (besides the first frame and
+    /// one for every keyframe request). `None`: only those, so a keyframe
+    /// at a subscriber proves that its request reached the publisher.
+    pub keyframe_interval: Option<u64>,
 }
 
 impl Default for ClientOptions {
@@ -70,6 +74,7 @@ impl Default for ClientOptions {
             trickle: true,
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
+            keyframe_interval: Some(media::KEYFRAME_INTERVAL),
         }
     }
 }
@@ -108,6 +113,12 @@ struct Shared {
     closed: Mutex<Option<Option<u16>>>,
     connection_state: Mutex<Option<RTCPeerConnectionState>>,
     packets_sent: AtomicU64,
+    candidates_sent: AtomicU64,
+    /// PLI/FIR that reached our video publisher.
+    keyframe_requests: AtomicU64,
+    /// Remote tracks by publisher and kind, with their SSRC (for sending
+    /// keyframe requests the way a decoder would).
+    remote_tracks: Mutex<Vec<(OfferedTrack, u32, Arc<dyn TrackRemote>)>>,
     /// Bumped on every server message and state change.
     changed: Mutex<Option<watch::Sender<u64>>>,
 }
@@ -230,10 +241,10 @@ impl TestClient {
         )));
         if !senders.is_empty() {
             tasks.push(tokio::spawn(publish(
-                pc.clone(),
                 shared.clone(),
                 senders,
                 answered_rx,
+                options.keyframe_interval,
             )));
         }
         Ok(TestClient {
@@ -311,6 +322,37 @@ impl TestClient {
     /// The server-created m-lines of the latest server offer.
     pub fn offered_tracks(&self) -> HashMap<String, OfferedTrack> {
         self.shared.offered.lock().unwrap().clone()
+    }
+
+    /// Keyframe requests (PLI/FIR) that reached our video publisher.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends a PLI for `participant`'s video, as a decoder that lost the
+    /// picture would. False if no such track has delivered media yet.
+    pub async fn request_keyframe(&self, participant: &str) -> bool {
+        let track = self
+            .shared
+            .remote_tracks
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t.participant == participant && t.kind == Kind::Video)
+            .map(|(_, ssrc, track)| (*ssrc, track.clone()));
+        let Some((ssrc, track)) = track else {
+            return false;
+        };
+        track
+            .write_rtcp(vec![super::keyframes::pli(ssrc)])
+            .await
+            .is_ok()
+    }
+
+    /// ICE candidates trickled to the server as `candidate` messages.
+    pub fn candidates_sent(&self) -> u64 {
+        self.shared.candidates_sent.load(Ordering::Relaxed)
     }
 
     pub fn packets_sent(&self) -> u64 {
@@ -512,6 +554,7 @@ async fn build_peer_connection(
         .expect("register VP8");
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .expect("default interceptors");
+    let registry = super::keyframes::deliver_keyframe_requests(registry);
 
     let mut config = RTCConfigurationBuilder::new();
     if options.relay_only {
@@ -629,7 +672,9 @@ impl PeerConnectionEventHandler for Handler {
             };
             if let Ok(init) = event.candidate.to_json() {
                 let m = json!({"type": "candidate", "candidate": init.candidate});
-                let _ = out.send(Outgoing::Text(m.to_string()));
+                if out.send(Outgoing::Text(m.to_string())).is_ok() {
+                    self.shared.candidates_sent.fetch_add(1, Ordering::Relaxed);
+                }
             }
         })
     }
@@ -885,6 +930,13 @@ async fn mid_of(pc: &Arc<dyn PeerConnection>, track: &Arc<dyn TrackRemote>) -> O
 
 async fn count_packets(track: Arc<dyn TrackRemote>, offered: OfferedTrack, shared: Arc<Shared>) {
     let key = (offered.participant.clone(), offered.kind);
+    if let Some(&ssrc) = track.ssrcs().await.first() {
+        shared
+            .remote_tracks
+            .lock()
+            .unwrap()
+            .push((offered.clone(), ssrc, track.clone()));
+    }
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
@@ -916,15 +968,35 @@ async fn count_packets(track: Arc<dyn TrackRemote>, offered: OfferedTrack, share
 /// Writes the synthetic tracks, one packet per track every 20 ms, once the
 /// server has answered our offer.
 async fn publish(
-    pc: Arc<dyn PeerConnection>,
     shared: Arc<Shared>,
     tracks: Vec<LocalTrack>,
     mut answered: watch::Receiver<bool>,
+    keyframe_interval: Option<u64>,
 ) {
     if answered.wait_for(|a| *a).await.is_err() {
         return;
     }
-    let _ = &pc;
+    // Keyframe requests for the video track, answered with the next frame.
+    let keyframe_wanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut listeners = Vec::new();
+    for t in tracks.iter().filter(|t| t.kind == Kind::Video) {
+        let (track, shared, wanted) = (t.track.clone(), shared.clone(), keyframe_wanted.clone());
+        listeners.push(AbortOnDrop(tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                    continue;
+                };
+                let n = packets
+                    .iter()
+                    .filter(|p| super::keyframes::is_keyframe_request(p.as_ref()))
+                    .count() as u64;
+                if n > 0 {
+                    shared.keyframe_requests.fetch_add(n, Ordering::Relaxed);
+                    wanted.store(true, Ordering::Relaxed);
+                }
+            }
+        })));
+    }
     // The negotiated payload type of each track.
     let mut pts = Vec::new();
     for t in &tracks {
@@ -961,14 +1033,15 @@ async fn publish(
         for (t, &pt) in tracks.iter().zip(&pts) {
             let (payload, timestamp) = match t.kind {
                 Kind::Audio => (media::opus_payload(&own), (frame * 960) as u32),
-                Kind::Video => (
-                    media::vp8_payload(
-                        &own,
-                        frame as u16,
-                        frame.is_multiple_of(media::KEYFRAME_INTERVAL),
-                    ),
-                    (frame * 1800) as u32,
-                ),
+                Kind::Video => {
+                    let keyframe = frame == 0
+                        || keyframe_interval.is_some_and(|n| frame.is_multiple_of(n))
+                        || keyframe_wanted.swap(false, Ordering::Relaxed);
+                    (
+                        media::vp8_payload(&own, frame as u16, keyframe),
+                        (frame * 1800) as u32,
+                    )
+                }
             };
             let packet = rtp::packet::Packet {
                 header: rtp::header::Header {
@@ -988,5 +1061,14 @@ async fn publish(
         }
         seq = seq.wrapping_add(1);
         frame += 1;
+    }
+}
+
+/// Ends a helper task together with the task that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

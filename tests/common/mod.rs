@@ -10,6 +10,7 @@
 pub mod client;
 pub mod daemon;
 pub mod http;
+pub mod keyframes;
 pub mod media;
 pub mod sdp;
 pub mod server;
