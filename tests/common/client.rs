@@ -95,6 +95,9 @@ pub struct TrackStats {
     pub last_packet: Option<Instant>,
 }
 
+/// A remote track that delivered media: whose, its SSRC, the track.
+type RemoteTrack = (OfferedTrack, u32, Arc<dyn TrackRemote>);
+
 /// Everything the client's tasks share with the test.
 #[derive(Default)]
 struct Shared {
@@ -118,7 +121,7 @@ struct Shared {
     keyframe_requests: AtomicU64,
     /// Remote tracks by publisher and kind, with their SSRC (for sending
     /// keyframe requests the way a decoder would).
-    remote_tracks: Mutex<Vec<(OfferedTrack, u32, Arc<dyn TrackRemote>)>>,
+    remote_tracks: Mutex<Vec<RemoteTrack>>,
     /// Bumped on every server message and state change.
     changed: Mutex<Option<watch::Sender<u64>>>,
 }
