@@ -1,7 +1,13 @@
 //! The shared harness of the end-to-end tests: a funkraum started
-//! in-process on loopback, conference participants built on the `webrtc`
-//! crate ([`client::TestClient`]), raw signaling sockets for hostile input
-//! ([`socket::RawSocket`]), and synthetic media.
+//! in-process on loopback ([`server`]), conference participants built on
+//! the `webrtc` crate ([`client::TestClient`]), raw signaling sockets for
+//! hostile input ([`socket::RawSocket`]), synthetic media that names its
+//! publisher ([`media`]), and a little SDP and HTTP reading.
+//!
+//! For a test through TURN: `ClientOptions { relay_only: true, .. }` makes
+//! the client use only relayed candidates, from the TURN servers the server
+//! lists in `joined.iceServers`. For hostile input from a participant with
+//! media flowing: `TestClient::send_raw` / `send_binary`.
 //!
 //! Every test file uses a part of this; what one file leaves unused is not
 //! dead code.
