@@ -104,8 +104,13 @@ fn main() -> ExitCode {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    // Our own events at the configured level; other crates' at WARN.
-    let filter = EnvFilter::new(format!("warn,funkraum={}", config.log.level.as_str()));
+    // Our own events at the configured level; other crates' at WARN. The
+    // TURN crates log client and peer addresses at WARN and below, so only
+    // their errors pass (privacy invariant 2).
+    let filter = EnvFilter::new(format!(
+        "warn,turn_server_proto=error,stun_proto=error,turn_types=error,funkraum={}",
+        config.log.level.as_str()
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
