@@ -21,6 +21,8 @@ pub struct Config {
     pub signaling: SignalingConfig,
     pub turn: TurnConfig,
     pub log: LogConfig,
+    pub process: ProcessConfig,
+    pub operator: OperatorConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,12 +184,64 @@ impl From<ListenIp> for String {
 pub struct LogConfig {
     /// error, warn, info, debug or trace: the level of funkraum's own events.
     pub level: LogLevel,
+    /// The level of other libraries' events (str0m, hyper, rustls, …).
+    pub third_party_level: LogLevel,
+    /// Where log events go: journald, stderr, or auto (journald when
+    /// started by systemd with its output in the journal).
+    pub output: LogOutput,
+    /// Hours an error-log entry (which may hold personal data) is kept.
+    pub retention_hours: u32,
+    /// RAM-backed directory for the error log file. Empty: systemd's
+    /// RuntimeDirectory, else $XDG_RUNTIME_DIR/funkraum, else memory only.
+    pub runtime_dir: String,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: LogLevel::Info,
+            third_party_level: LogLevel::Warn,
+            output: LogOutput::Auto,
+            retention_hours: 24,
+            runtime_dir: String::new(),
+        }
+    }
+}
+
+impl LogConfig {
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.retention_hours) * 3600)
+    }
+}
+
+/// The privacy promise: personal data in logs is gone after at most a day.
+pub const MAX_LOG_RETENTION_HOURS: u32 = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogOutput {
+    Auto,
+    Journald,
+    Stderr,
+}
+
+/// What the process does to itself at start (see src/hardening.rs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessConfig {
+    /// The user to switch to after binding the ports, when started as root.
+    /// If it does not exist, `nobody`.
+    pub user: String,
+    /// Lock all memory against swap (needs RLIMIT_MEMLOCK unlimited or
+    /// CAP_IPC_LOCK; without, a warning and no lock).
+    pub lock_memory: bool,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            user: "funkraum".into(),
+            lock_memory: true,
         }
     }
 }
@@ -212,6 +266,29 @@ impl LogLevel {
             LogLevel::Trace => "trace",
         }
     }
+}
+
+/// Who runs this server and where it stands, for the privacy page
+/// (`/privacy`). Free text; empty means "not filled in", and the page says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperatorConfig {
+    /// The person, association or group responsible for this server.
+    pub name: String,
+    /// How to reach them: e-mail, web address or postal address (may span lines).
+    pub contact: String,
+    /// Where the server stands, e.g. "Hetzner, Falkenstein, Germany".
+    pub location: String,
+    /// A fuller legal notice (imprint), linked from the privacy page.
+    pub url: String,
+}
+
+impl OperatorConfig {
+    /// Longest accepted value of each key, in characters.
+    pub const MAX_NAME: usize = 200;
+    pub const MAX_CONTACT: usize = 500;
+    pub const MAX_LOCATION: usize = 200;
+    pub const MAX_URL: usize = 500;
 }
 
 /// The complete default configuration, commented; printed by
@@ -384,6 +461,63 @@ impl Config {
                 return Err(err("turn.address", &format!("cannot listen on {ip}")));
             }
         }
+        let o = &self.operator;
+        let texts = [
+            ("operator.name", &o.name, OperatorConfig::MAX_NAME, false),
+            (
+                "operator.contact",
+                &o.contact,
+                OperatorConfig::MAX_CONTACT,
+                true,
+            ),
+            (
+                "operator.location",
+                &o.location,
+                OperatorConfig::MAX_LOCATION,
+                false,
+            ),
+            ("operator.url", &o.url, OperatorConfig::MAX_URL, false),
+        ];
+        for (key, value, max, multi_line) in texts {
+            if value.chars().count() > max {
+                return Err(err(key, &format!("must be at most {max} characters")));
+            }
+            if value
+                .chars()
+                .any(|c| c.is_control() && !(multi_line && (c == '\n' || c == '\r')))
+            {
+                return Err(err(
+                    key,
+                    if multi_line {
+                        "must not contain control characters other than line breaks"
+                    } else {
+                        "must not contain control characters or line breaks"
+                    },
+                ));
+            }
+        }
+        let url = o.url.to_ascii_lowercase();
+        if !o.url.is_empty()
+            && (!(url.starts_with("https://") || url.starts_with("http://"))
+                || o.url.chars().any(char::is_whitespace))
+        {
+            return Err(err(
+                "operator.url",
+                "must be an https:// or http:// address without spaces",
+            ));
+        }
+        if self.log.retention_hours == 0 || self.log.retention_hours > MAX_LOG_RETENTION_HOURS {
+            return Err(err(
+                "log.retention_hours",
+                "must be between 1 and 24 (personal data in logs is gone within a day)",
+            ));
+        }
+        if !self.log.runtime_dir.is_empty() && !self.log.runtime_dir.starts_with('/') {
+            return Err(err("log.runtime_dir", "must be an absolute path"));
+        }
+        if self.process.user.is_empty() {
+            return Err(err("process.user", "must name a user"));
+        }
         for a in &self.media.addresses {
             if a.is_unspecified() || a.is_multicast() {
                 return Err(err(
@@ -513,6 +647,32 @@ mod tests {
     }
 
     #[test]
+    fn operator_values_are_bounded_and_checked() {
+        let ok = Config::from_toml_str(
+            "[operator]\nname = \"Freifunk Musterstadt e. V.\"\n\
+             contact = \"\"\"Musterweg 1\n12345 Musterstadt\"\"\"\n\
+             location = \"in our community centre\"\n\
+             url = \"https://musterstadt.freifunk.net/impressum\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.operator.contact, "Musterweg 1\n12345 Musterstadt");
+
+        let long = "x".repeat(OperatorConfig::MAX_NAME + 1);
+        let e = Config::from_toml_str(&format!("[operator]\nname = \"{long}\"\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.name"));
+        let e = Config::from_toml_str("[operator]\nlocation = \"a\\nb\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.location"));
+        let e = Config::from_toml_str("[operator]\ncontact = \"a\\u001bb\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.contact"));
+        for bad in ["javascript:alert(1)", "example.org", "https://a b"] {
+            let e = Config::from_toml_str(&format!("[operator]\nurl = \"{bad}\"\n")).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("operator.url"), "{bad}");
+        }
+        let e = Config::from_toml_str("[operator]\nnmae = \"x\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("operator.nmae"));
+    }
+
+    #[test]
     fn error_names_the_file() {
         let dir = std::env::temp_dir().join(format!("funkraum-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -524,5 +684,42 @@ mod tests {
             "{text}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    use super::*;
+
+    /// docs/config.md must describe every key with its default, so the
+    /// documentation cannot drift from the code.
+    #[test]
+    fn docs_list_every_key_with_its_default() {
+        let docs = include_str!("../docs/config.md");
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        for (section, table) in defaults.as_table().unwrap() {
+            assert!(
+                docs.contains(&format!("## `[{section}]`")),
+                "docs/config.md lacks a section for [{section}]"
+            );
+            let section_docs = docs
+                .split(&format!("## `[{section}]`"))
+                .nth(1)
+                .unwrap()
+                .split("\n## ")
+                .next()
+                .unwrap();
+            for (key, value) in table.as_table().unwrap() {
+                let row = section_docs
+                    .lines()
+                    .find(|l| l.starts_with(&format!("| `{key}` |")))
+                    .unwrap_or_else(|| panic!("docs/config.md lacks {section}.{key}"));
+                let default = format!("`{value}`");
+                assert!(
+                    row.contains(&default),
+                    "docs/config.md gives {section}.{key} another default than {default}: {row}"
+                );
+            }
+        }
     }
 }

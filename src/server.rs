@@ -2,6 +2,7 @@
 //! `main` and the in-process tests.
 
 use crate::config::{Config, ListenIp};
+use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
@@ -79,6 +80,7 @@ impl Server {
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
+            privacy: PrivacyFacts::from_config(&config),
         }));
         let (http_shutdown, shutdown_rx) = oneshot::channel::<()>();
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -89,7 +91,6 @@ impl Server {
                 })
                 .await
         });
-        tracing::info!(http = %http_addr, media = ?media_addrs, "funkraum is serving");
         Ok(Server {
             http_addr,
             media_addrs,
@@ -105,6 +106,17 @@ impl Server {
     /// The built-in TURN server, if `turn.enabled`.
     pub fn turn(&self) -> Option<&TurnService> {
         self.turn.as_ref()
+    }
+
+    /// The addresses this server listens on and announces: not personal
+    /// when they appear in a log line.
+    pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut ips = vec![self.http_addr.ip()];
+        ips.extend(self.media_addrs.iter().map(|a| a.ip()));
+        if let Some(t) = &self.turn {
+            ips.push(t.udp_addr.ip());
+        }
+        ips
     }
 
     /// (rooms, participants) right now.

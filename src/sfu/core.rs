@@ -930,3 +930,98 @@ fn media_kind(kind: TrackKind) -> MediaKind {
         TrackKind::Video => MediaKind::Video,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoNetwork;
+    impl Network for NoNetwork {
+        fn send(&mut self, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
+    }
+
+    fn core_with(ids: &[u64]) -> (SfuCore, Vec<mpsc::Receiver<SfuEvent>>) {
+        let mut core = SfuCore::new(
+            vec!["127.0.0.1:10000".parse().unwrap()],
+            Arc::new(SfuStats::default()),
+        );
+        let room = RoomId::from_u64(1);
+        let mut receivers = Vec::new();
+        for &id in ids {
+            let (tx, rx) = mpsc::channel(8);
+            core.handle_command(
+                Instant::now(),
+                Command::Join {
+                    participant: ParticipantId::from_u64(id),
+                    room,
+                    events: tx,
+                },
+                &mut NoNetwork,
+            );
+            receivers.push(rx);
+        }
+        (core, receivers)
+    }
+
+    #[test]
+    fn a_panic_in_one_media_session_drops_only_that_participant() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let two = ParticipantId::from_u64(2);
+        let result = core.mutate(one, Instant::now(), &mut NoNetwork, |_| -> () {
+            panic!("simulated bug inside str0m")
+        });
+        assert!(result.is_none());
+        assert!(!core.participants.contains_key(&one));
+        assert!(core.participants.contains_key(&two));
+        assert_eq!(core.rooms[&RoomId::from_u64(1)], vec![two]);
+        assert!(matches!(rx[0].try_recv(), Ok(SfuEvent::Failed { .. })));
+        assert!(
+            rx[1].try_recv().is_err(),
+            "the other participant hears nothing"
+        );
+        assert_eq!(core.stats.participants.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn leaving_closes_the_room_and_forgets_everything() {
+        let (mut core, _rx) = core_with(&[1]);
+        core.handle_command(
+            Instant::now(),
+            Command::Leave {
+                participant: ParticipantId::from_u64(1),
+            },
+            &mut NoNetwork,
+        );
+        assert!(core.participants.is_empty());
+        assert!(core.rooms.is_empty());
+        assert!(core.by_ufrag.is_empty());
+        assert!(core.by_remote.is_empty());
+    }
+
+    #[test]
+    fn garbage_sdp_is_refused_to_its_sender_only() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        core.handle_command(
+            Instant::now(),
+            Command::Offer {
+                participant: ParticipantId::from_u64(1),
+                sdp: crate::privacy::Sdp::from_validated("v=0\r\ngarbage".into()),
+            },
+            &mut NoNetwork,
+        );
+        assert!(matches!(rx[0].try_recv(), Ok(SfuEvent::BadSdp { .. })));
+        assert!(rx[1].try_recv().is_err());
+        assert_eq!(core.participants.len(), 2);
+    }
+
+    #[test]
+    fn unknown_datagrams_are_dropped() {
+        let (mut core, _rx) = core_with(&[1]);
+        let local = "127.0.0.1:10000".parse().unwrap();
+        let stranger = "127.0.0.1:5555".parse().unwrap();
+        core.handle_datagram(Instant::now(), local, stranger, &[0x80; 40], &mut NoNetwork);
+        core.handle_datagram(Instant::now(), local, stranger, b"hello", &mut NoNetwork);
+        assert!(core.by_remote.is_empty());
+    }
+}
