@@ -456,7 +456,8 @@ impl Config {
                 ));
             }
             if let ListenIp::Ip(ip) = t.address
-                && (ip.is_multicast() || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()))
+                && (ip.is_multicast()
+                    || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()))
             {
                 return Err(err("turn.address", &format!("cannot listen on {ip}")));
             }
@@ -629,12 +630,27 @@ mod tests {
         assert_eq!(c.turn.address, ListenIp::Ip("::".parse().unwrap()));
         for (text, key) in [
             ("[turn]\nport = 0\n", "turn.port"),
-            ("[turn]\nrelay_port_min = 60000\nrelay_port_max = 50000\n", "turn.relay_port_min"),
-            ("[turn]\nrelay_port_min = 3000\nrelay_port_max = 4000\n", "turn.relay_port_min"),
-            ("[turn]\ncredential_lifetime_secs = 5\n", "turn.credential_lifetime_secs"),
+            (
+                "[turn]\nrelay_port_min = 60000\nrelay_port_max = 50000\n",
+                "turn.relay_port_min",
+            ),
+            (
+                "[turn]\nrelay_port_min = 3000\nrelay_port_max = 4000\n",
+                "turn.relay_port_min",
+            ),
+            (
+                "[turn]\ncredential_lifetime_secs = 5\n",
+                "turn.credential_lifetime_secs",
+            ),
             ("[turn]\nmax_allocations = 0\n", "turn.max_allocations"),
-            ("[turn]\nmax_allocations_per_credential = 2000\n", "turn.max_allocations_per_credential"),
-            ("[turn]\nallocation_bytes_per_second = 10\n", "turn.allocation_bytes_per_second"),
+            (
+                "[turn]\nmax_allocations_per_credential = 2000\n",
+                "turn.max_allocations_per_credential",
+            ),
+            (
+                "[turn]\nallocation_bytes_per_second = 10\n",
+                "turn.allocation_bytes_per_second",
+            ),
             ("[turn]\naddress = \"224.0.0.1\"\n", "turn.address"),
             ("[turn]\nenable = false\n", "turn.enable"),
         ] {

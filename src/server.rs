@@ -163,7 +163,11 @@ pub fn turn_settings(
         ListenIp::Auto => http_addr.ip(),
         ListenIp::Ip(ip) => ip,
     };
-    let port = if config.http.listen.port() == 0 { 0 } else { t.port };
+    let port = if config.http.listen.port() == 0 {
+        0
+    } else {
+        t.port
+    };
     // The relay talks to the SFU: it lives on the first media address
     // (the host's public address in production, loopback in development).
     let relay_announced = media_addrs

@@ -11,7 +11,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn join(server: &Server, nickname: &str) -> (
+async fn join(
+    server: &Server,
+    nickname: &str,
+) -> (
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     serde_json::Value,
 ) {
@@ -63,12 +66,18 @@ async fn credentials_come_with_joined_and_end_on_leave() {
     let username = entry["username"].as_str().unwrap().to_string();
     let credential = entry["credential"].as_str().unwrap().to_string();
     let (expiry, id) = username.split_once(':').unwrap();
-    assert!(expiry.parse::<u64>().is_ok() && id.len() == 16, "{username}");
+    assert!(
+        expiry.parse::<u64>().is_ok() && id.len() == 16,
+        "{username}"
+    );
     assert!(!username.contains(joined["id"].as_str().unwrap()));
 
     // Another participant gets another credential.
     let (_ws2, joined2) = join(&server, "Grace").await;
-    assert_ne!(joined2["iceServers"][0]["username"].as_str().unwrap(), username);
+    assert_ne!(
+        joined2["iceServers"][0]["username"].as_str().unwrap(),
+        username
+    );
 
     let turn_addr = server.turn().unwrap().udp_addr;
     let mut client = TurnTestClient::udp(turn_addr, &username, &credential).await;
@@ -86,7 +95,10 @@ async fn credentials_come_with_joined_and_end_on_leave() {
     let mut late = TurnTestClient::udp(turn_addr, &username, &credential).await;
     assert_eq!(late.allocate().await, Err(401));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(client.refresh(600).await.is_err(), "allocation outlived the participant");
+    assert!(
+        client.refresh(600).await.is_err(),
+        "allocation outlived the participant"
+    );
     server.shutdown().await;
 }
 

@@ -22,7 +22,10 @@ async fn forged_credentials_are_refused() {
     let forged = [
         (ice.username.clone(), "d3JvbmcgcGFzc3dvcmQ=".to_string()),
         (format!("{later}:{id}"), ice.credential.clone()),
-        ("1999999999:0123456789abcdef".to_string(), ice.credential.clone()),
+        (
+            "1999999999:0123456789abcdef".to_string(),
+            ice.credential.clone(),
+        ),
         ("admin".to_string(), "admin".to_string()),
     ];
     for (username, password) in forged {
@@ -67,7 +70,10 @@ async fn revoked_credentials_are_refused_and_their_allocations_end() {
     assert_eq!(late.allocate().await, Err(401));
     // Existing ones: gone within the server's one-second tick; the TCP
     // connection is closed, the UDP allocation no longer refreshes.
-    assert!(tcp.tcp_closed(Duration::from_secs(3)).await, "TCP not closed");
+    assert!(
+        tcp.tcp_closed(Duration::from_secs(3)).await,
+        "TCP not closed"
+    );
     assert_eq!(turn.counts().1, 0);
     assert!(udp.refresh(600).await.is_err());
     assert!(

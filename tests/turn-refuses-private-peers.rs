@@ -42,7 +42,11 @@ async fn start() -> Server {
 fn own_non_media(server: &Server) -> Vec<SocketAddr> {
     let media = server.media_addrs[0];
     let turn = server.turn().unwrap();
-    let mut own = vec![server.http_addr, turn.udp_addr, SocketAddr::new(media.ip(), 22)];
+    let mut own = vec![
+        server.http_addr,
+        turn.udp_addr,
+        SocketAddr::new(media.ip(), 22),
+    ];
     for ip in funkraum::turn::host_addresses() {
         if !ip.is_loopback() {
             own.push(SocketAddr::new(ip, media.port()));
@@ -67,7 +71,11 @@ async fn check(transport: &str) {
     // The positive control: the SFU's media address is accepted.
     let media = server.media_addrs[0];
     assert_eq!(client.create_permission(media).await, Ok(()), "{transport}");
-    assert_eq!(client.channel_bind(0x4000, media).await, Ok(()), "{transport}");
+    assert_eq!(
+        client.channel_bind(0x4000, media).await,
+        Ok(()),
+        "{transport}"
+    );
 
     let mut peers: Vec<SocketAddr> = FORBIDDEN.iter().map(|s| s.parse().unwrap()).collect();
     peers.extend(own_non_media(&server));
@@ -97,7 +105,10 @@ async fn check(transport: &str) {
         .await;
     let mut buf = [0u8; 64];
     let got = tokio::time::timeout(Duration::from_millis(500), target.recv_from(&mut buf)).await;
-    assert!(got.is_err(), "{transport}: a Send indication was relayed to loopback");
+    assert!(
+        got.is_err(),
+        "{transport}: a Send indication was relayed to loopback"
+    );
     assert!(
         TurnStats::get(&turn.stats.peers_refused) >= refused_before + 2,
         "{transport}: Send indications not counted as refused"

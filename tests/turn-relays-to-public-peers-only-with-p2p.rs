@@ -20,7 +20,9 @@ async fn answers(p2p: bool) -> (Result<(), u16>, Result<(), u16>, Result<(), u16
     let public: SocketAddr = "8.8.8.8:3478".parse().unwrap();
     let permission = client.create_permission(public).await;
     let channel = client.channel_bind(0x4000, public).await;
-    let private = client.create_permission("10.0.0.1:3478".parse().unwrap()).await;
+    let private = client
+        .create_permission("10.0.0.1:3478".parse().unwrap())
+        .await;
     turn.stop();
     (permission, channel, private)
 }

@@ -27,10 +27,10 @@ use turn_server_proto::api::{
     SocketAllocateError, TcpConnectError, TurnServerApi, TurnServerPollRet,
 };
 use turn_server_proto::server::TurnServer;
-use turn_server_proto::types::TransportType;
 use turn_server_proto::stun::agent::Transmit;
-use turn_server_proto::types::stun::attribute::{ErrorCode, Userhash};
 use turn_server_proto::types::AddressFamily;
+use turn_server_proto::types::TransportType;
+use turn_server_proto::types::stun::attribute::{ErrorCode, Userhash};
 use turn_server_proto::types::stun::prelude::AttributeStaticType;
 
 /// The realm in every 401 and in the long-term key.
@@ -65,7 +65,11 @@ pub struct ClientKey {
 impl std::fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The client address is personal data.
-        write!(f, "ClientKey({:?}, {}, <address>)", self.transport, self.listen)
+        write!(
+            f,
+            "ClientKey({:?}, {}, <address>)",
+            self.transport, self.listen
+        )
     }
 }
 
@@ -271,7 +275,10 @@ impl Core {
         match inspected.kind {
             Kind::SendIndication => {
                 if gate::has_undecodable_peer(&inspected)
-                    || inspected.peers.iter().any(|p| self.policy.check(*p).is_err())
+                    || inspected
+                        .peers
+                        .iter()
+                        .any(|p| self.policy.check(*p).is_err())
                 {
                     TurnStats::add(&self.stats.peers_refused);
                     return;
@@ -279,7 +286,10 @@ impl Core {
             }
             Kind::CreatePermission | Kind::ChannelBind => {
                 if gate::has_undecodable_peer(&inspected)
-                    || inspected.peers.iter().any(|p| self.policy.check(*p).is_err())
+                    || inspected
+                        .peers
+                        .iter()
+                        .any(|p| self.policy.check(*p).is_err())
                 {
                     TurnStats::add(&self.stats.peers_refused);
                     self.refuse(&key, &inspected, ErrorCode::FORBIDDEN, signer.as_ref(), io);
@@ -292,10 +302,9 @@ impl Core {
             }
             Kind::Allocate => {
                 if let Some(signer) = &signer {
-                    if inspected
-                        .requested_transport
-                        .is_some_and(|t| t != turn_server_proto::types::attribute::RequestedTransport::UDP)
-                    {
+                    if inspected.requested_transport.is_some_and(|t| {
+                        t != turn_server_proto::types::attribute::RequestedTransport::UDP
+                    }) {
                         self.refuse(
                             &key,
                             &inspected,
@@ -425,11 +434,7 @@ impl Core {
             store.sweep(now);
             self.clients
                 .iter()
-                .filter(|(_, c)| {
-                    c.users
-                        .iter()
-                        .any(|u| store.verify(u, now).is_err())
-                })
+                .filter(|(_, c)| c.users.iter().any(|u| store.verify(u, now).is_err()))
                 .map(|(k, _)| *k)
                 .collect()
         };
@@ -450,7 +455,9 @@ impl Core {
         let idle: Vec<ClientKey> = self
             .clients
             .iter()
-            .filter(|(_, c)| c.relays.is_empty() && now.saturating_duration_since(c.last_heard) >= PENDING_IDLE)
+            .filter(|(_, c)| {
+                c.relays.is_empty() && now.saturating_duration_since(c.last_heard) >= PENDING_IDLE
+            })
             .map(|(k, _)| *k)
             .collect();
         for key in idle {
@@ -467,7 +474,11 @@ impl Core {
     }
 
     fn make_room_for_pending(&mut self, now: Instant, io: &mut dyn Io) {
-        let pending = self.clients.values().filter(|c| c.relays.is_empty()).count();
+        let pending = self
+            .clients
+            .values()
+            .filter(|c| c.relays.is_empty())
+            .count();
         if pending < MAX_PENDING_CLIENTS {
             return;
         }

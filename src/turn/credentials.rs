@@ -238,7 +238,10 @@ mod tests {
         let mut s = store();
         let now = Instant::now();
         let c = s.issue(ParticipantId::from_u64(1), now, UNIX).unwrap();
-        assert!(s.verify(&c.username, now + Duration::from_secs(599)).is_ok());
+        assert!(
+            s.verify(&c.username, now + Duration::from_secs(599))
+                .is_ok()
+        );
         assert_eq!(
             s.verify(&c.username, now + Duration::from_secs(600)),
             Err(Invalid::Expired)

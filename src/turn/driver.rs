@@ -13,7 +13,7 @@ use super::{Issuer, Settings, turn_urls};
 use crate::privacy::PeerAddr;
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -100,7 +100,8 @@ impl Io for DriverIo {
         let announced = SocketAddr::new(self.relay_announced, port);
         let socket = Arc::new(socket);
         let reader = tokio::spawn(relay_reader(shared, socket.clone(), announced)).abort_handle();
-        self.relays.insert(announced, RelaySocket { socket, reader });
+        self.relays
+            .insert(announced, RelaySocket { socket, reader });
         Ok(announced)
     }
 
@@ -156,7 +157,10 @@ pub struct TurnService {
 /// Binds UDP and TCP and starts serving.
 pub async fn start(settings: Settings) -> io::Result<TurnService> {
     let udp = Arc::new(UdpSocket::bind(settings.listen).await.map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot bind UDP {}: {e}", settings.listen))
+        io::Error::new(
+            e.kind(),
+            format!("cannot bind UDP {}: {e}", settings.listen),
+        )
     })?);
     let udp_addr = udp.local_addr()?;
     // Port 0 (tests): TCP takes the port UDP got.
@@ -170,10 +174,19 @@ pub async fn start(settings: Settings) -> io::Result<TurnService> {
         settings.credential_lifetime,
         settings.max_credentials,
     )));
-    let issuer = Issuer::new(store.clone(), turn_urls(&settings.url_host, udp_addr.port()));
+    let issuer = Issuer::new(
+        store.clone(),
+        turn_urls(&settings.url_host, udp_addr.port()),
+    );
     let stats = Arc::new(TurnStats::default());
     let policy = RelayPolicy::new(settings.media.clone(), host_addresses(), settings.p2p);
-    let core = Core::new(store, policy, settings.limits, stats.clone(), Instant::now());
+    let core = Core::new(
+        store,
+        policy,
+        settings.limits,
+        stats.clone(),
+        Instant::now(),
+    );
     let max_streams = settings.limits.max_allocations + super::core::MAX_PENDING_CLIENTS;
     let shared = Arc::new_cyclic(|weak| Shared {
         state: Mutex::new(State {
@@ -302,7 +315,13 @@ async fn tcp_listener(shared: Arc<Shared>, listener: TcpListener) {
             Err(_) => continue,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_stream(shared.clone(), stream, peer, local, Vec::new()));
+        tokio::spawn(serve_stream(
+            shared.clone(),
+            stream,
+            peer,
+            local,
+            Vec::new(),
+        ));
     }
 }
 
@@ -351,10 +370,8 @@ async fn serve_stream<S>(
         let mut deframer = Deframer::new();
         deframer.push(&already_read);
         let mut buf = vec![0u8; 16 * 1024];
-        let mut check = tokio::time::interval_at(
-            tokio::time::Instant::now() + PENDING_IDLE,
-            PENDING_IDLE,
-        );
+        let mut check =
+            tokio::time::interval_at(tokio::time::Instant::now() + PENDING_IDLE, PENDING_IDLE);
         loop {
             loop {
                 match deframer.next_frame() {
@@ -424,14 +441,11 @@ fn bind_relay_socket(ip: IpAddr, (min, max): (u16, u16)) -> io::Result<UdpSocket
             rand::random_range(min..=max)
         };
         let addr = SocketAddr::new(ip, port);
-        let socket = match socket2::Socket::new(
+        let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
             socket2::Type::DGRAM,
             Some(socket2::Protocol::UDP),
-        ) {
-            Ok(s) => s,
-            Err(e) => return Err(e),
-        };
+        )?;
         if addr.is_ipv6() {
             socket.set_only_v6(true)?;
         }
@@ -456,9 +470,9 @@ pub fn host_addresses() -> Vec<IpAddr> {
                 continue;
             };
             if let Some(v4) = address.as_sockaddr_in() {
-                out.push(IpAddr::V4(Ipv4Addr::from(v4.ip())));
+                out.push(IpAddr::V4(v4.ip()));
             } else if let Some(v6) = address.as_sockaddr_in6() {
-                out.push(IpAddr::V6(Ipv6Addr::from(v6.ip())));
+                out.push(IpAddr::V6(v6.ip()));
             }
         }
     }

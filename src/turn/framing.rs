@@ -81,7 +81,7 @@ impl Deframer {
         let (frame_len, content_len, is_channel) = match self.buf[0] >> 6 {
             0b00 => {
                 // STUN attributes are 4-aligned, so the length is too.
-                if length % 4 != 0 {
+                if !length.is_multiple_of(4) {
                     return Err(BadFraming);
                 }
                 (20 + length, 20 + length, false)

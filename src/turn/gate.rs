@@ -6,14 +6,14 @@
 //! `stun-types` (the crate `turn-server-proto` itself uses); nothing here
 //! reads bytes by hand.
 
+use turn_server_proto::types::attribute::{RequestedTransport, XorPeerAddress};
+use turn_server_proto::types::message::{
+    ALLOCATE, CHANNEL_BIND, CONNECT, CONNECTION_BIND, CREATE_PERMISSION, SEND,
+};
 use turn_server_proto::types::stun::attribute::{ErrorCode, MessageIntegrity, Username};
 use turn_server_proto::types::stun::message::{
     IntegrityAlgorithm, LongTermKeyCredentials, Message, MessageClass, MessageIntegrityCredentials,
     MessageWrite, MessageWriteExt, MessageWriteVec, Method,
-};
-use turn_server_proto::types::attribute::{RequestedTransport, XorPeerAddress};
-use turn_server_proto::types::message::{
-    ALLOCATE, CHANNEL_BIND, CONNECT, CONNECTION_BIND, CREATE_PERMISSION, SEND,
 };
 
 use std::net::SocketAddr;
@@ -106,7 +106,8 @@ pub fn verify_integrity(
     realm: &str,
 ) -> Option<IntegrityAlgorithm> {
     if !message.has_attribute(MessageIntegrity::TYPE)
-        && !message.has_attribute(turn_server_proto::types::stun::attribute::MessageIntegritySha256::TYPE)
+        && !message
+            .has_attribute(turn_server_proto::types::stun::attribute::MessageIntegritySha256::TYPE)
     {
         return None;
     }
@@ -125,11 +126,7 @@ fn credentials(username: &str, password: &str, realm: &str) -> MessageIntegrityC
 
 /// An error response to `request`, signed like the request was (so the
 /// client can trust it), with a FINGERPRINT.
-pub fn signed_error(
-    request: &Message<'_>,
-    code: u16,
-    signer: &Signer<'_>,
-) -> Option<Vec<u8>> {
+pub fn signed_error(request: &Message<'_>, code: u16, signer: &Signer<'_>) -> Option<Vec<u8>> {
     let error = ErrorCode::builder(code).build().ok()?;
     let mut response = Message::builder_error(request, MessageWriteVec::with_capacity(128));
     response.add_attribute(&error).ok()?;
@@ -175,7 +172,8 @@ mod tests {
         let mut m = Message::builder_request(method, MessageWriteVec::new());
         let transaction: TransactionId = m.transaction_id();
         for p in peers {
-            m.add_attribute(&XorPeerAddress::new(*p, transaction)).unwrap();
+            m.add_attribute(&XorPeerAddress::new(*p, transaction))
+                .unwrap();
         }
         if let Some((u, p)) = user {
             m.add_attribute(&Username::new(u).unwrap()).unwrap();
@@ -217,7 +215,11 @@ mod tests {
 
     #[test]
     fn signed_403_is_a_valid_signed_error() {
-        let bytes = request(CREATE_PERMISSION, &["10.0.0.1:1".parse().unwrap()], Some(("u", "p")));
+        let bytes = request(
+            CREATE_PERMISSION,
+            &["10.0.0.1:1".parse().unwrap()],
+            Some(("u", "p")),
+        );
         let i = inspect(&bytes).unwrap();
         let signer = Signer {
             username: "u",
@@ -231,7 +233,11 @@ mod tests {
         assert_eq!(reply.method(), CREATE_PERMISSION);
         assert_eq!(reply.transaction_id(), i.message.transaction_id());
         assert_eq!(reply.attribute::<ErrorCode>().unwrap().code(), 403);
-        assert!(reply.validate_integrity(&credentials("u", "p", REALM)).is_ok());
+        assert!(
+            reply
+                .validate_integrity(&credentials("u", "p", REALM))
+                .is_ok()
+        );
     }
 
     #[test]

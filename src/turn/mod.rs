@@ -146,8 +146,14 @@ mod tests {
                 "turn:127.0.0.1:3478?transport=tcp"
             ]
         );
-        assert_eq!(turn_urls("2001:db8::1", 3478)[0], "turn:[2001:db8::1]:3478?transport=udp");
-        assert_eq!(turn_urls("meet.example", 3478)[1], "turn:meet.example:3478?transport=tcp");
+        assert_eq!(
+            turn_urls("2001:db8::1", 3478)[0],
+            "turn:[2001:db8::1]:3478?transport=udp"
+        );
+        assert_eq!(
+            turn_urls("meet.example", 3478)[1],
+            "turn:meet.example:3478?transport=tcp"
+        );
     }
 
     #[test]
@@ -159,6 +165,9 @@ mod tests {
         let issuer = Issuer::new(store, turn_urls("127.0.0.1", 3478));
         let ice = issuer.issue(ParticipantId::from_u64(1)).unwrap();
         let d = format!("{ice:?}");
-        assert!(!d.contains(&ice.username) && !d.contains(&ice.credential), "{d}");
+        assert!(
+            !d.contains(&ice.username) && !d.contains(&ice.credential),
+            "{d}"
+        );
     }
 }

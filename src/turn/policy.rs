@@ -46,7 +46,10 @@ impl RelayPolicy {
     /// each other directly (then public unicast peers are allowed).
     pub fn new(media: Vec<SocketAddr>, host_addresses: Vec<IpAddr>, p2p: bool) -> Self {
         let media = media.into_iter().map(canonical_addr).collect();
-        let host_addresses = host_addresses.into_iter().map(|ip| ip.to_canonical()).collect();
+        let host_addresses = host_addresses
+            .into_iter()
+            .map(|ip| ip.to_canonical())
+            .collect();
         RelayPolicy {
             media,
             host_addresses,
@@ -55,7 +58,10 @@ impl RelayPolicy {
     }
 
     pub fn set_host_addresses(&mut self, host_addresses: Vec<IpAddr>) {
-        self.host_addresses = host_addresses.into_iter().map(|ip| ip.to_canonical()).collect();
+        self.host_addresses = host_addresses
+            .into_iter()
+            .map(|ip| ip.to_canonical())
+            .collect();
     }
 
     pub fn p2p(&self) -> bool {
@@ -77,9 +83,7 @@ impl RelayPolicy {
         if !is_public_unicast(ip) {
             return Err(Refusal::NotPublic);
         }
-        if self.host_addresses.contains(&ip)
-            || self.media.iter().any(|m| m.ip() == ip)
-        {
+        if self.host_addresses.contains(&ip) || self.media.iter().any(|m| m.ip() == ip) {
             return Err(Refusal::ThisHost);
         }
         if !self.p2p {
@@ -135,24 +139,24 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
     // IANA IPv4 Special-Purpose Address Registry, every block that is not
     // globally reachable, plus multicast, reserved and broadcast.
     const REFUSED: &[([u8; 4], u32)] = &[
-        ([0, 0, 0, 0], 8),        // "this network", includes 0.0.0.0
-        ([10, 0, 0, 0], 8),       // RFC 1918
-        ([100, 64, 0, 0], 10),    // CGNAT, RFC 6598
-        ([127, 0, 0, 0], 8),      // loopback
-        ([169, 254, 0, 0], 16),   // link-local (cloud metadata lives here)
-        ([172, 16, 0, 0], 12),    // RFC 1918
-        ([192, 0, 0, 0], 24),     // IETF protocol assignments
-        ([192, 0, 2, 0], 24),     // TEST-NET-1 (documentation)
-        ([192, 31, 196, 0], 24),  // AS112-v4
-        ([192, 52, 193, 0], 24),  // AMT
-        ([192, 88, 99, 0], 24),   // deprecated 6to4 relay anycast
-        ([192, 168, 0, 0], 16),   // RFC 1918
-        ([192, 175, 48, 0], 24),  // direct delegation AS112
-        ([198, 18, 0, 0], 15),    // benchmarking, RFC 2544
-        ([198, 51, 100, 0], 24),  // TEST-NET-2 (documentation)
-        ([203, 0, 113, 0], 24),   // TEST-NET-3 (documentation)
-        ([224, 0, 0, 0], 4),      // multicast
-        ([240, 0, 0, 0], 4),      // reserved, includes 255.255.255.255
+        ([0, 0, 0, 0], 8),       // "this network", includes 0.0.0.0
+        ([10, 0, 0, 0], 8),      // RFC 1918
+        ([100, 64, 0, 0], 10),   // CGNAT, RFC 6598
+        ([127, 0, 0, 0], 8),     // loopback
+        ([169, 254, 0, 0], 16),  // link-local (cloud metadata lives here)
+        ([172, 16, 0, 0], 12),   // RFC 1918
+        ([192, 0, 0, 0], 24),    // IETF protocol assignments
+        ([192, 0, 2, 0], 24),    // TEST-NET-1 (documentation)
+        ([192, 31, 196, 0], 24), // AS112-v4
+        ([192, 52, 193, 0], 24), // AMT
+        ([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+        ([192, 168, 0, 0], 16),  // RFC 1918
+        ([192, 175, 48, 0], 24), // direct delegation AS112
+        ([198, 18, 0, 0], 15),   // benchmarking, RFC 2544
+        ([198, 51, 100, 0], 24), // TEST-NET-2 (documentation)
+        ([203, 0, 113, 0], 24),  // TEST-NET-3 (documentation)
+        ([224, 0, 0, 0], 4),     // multicast
+        ([240, 0, 0, 0], 4),     // reserved, includes 255.255.255.255
     ];
     !REFUSED.iter().any(|&(net, prefix)| in_v4(ip, net, prefix))
 }
@@ -174,11 +178,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return false;
     }
     const REFUSED: &[([u16; 8], u32)] = &[
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),        // IETF protocol assignments (incl. Teredo, ORCHID)
-        ([0x2001, 0x2, 0, 0, 0, 0, 0, 0], 48),      // benchmarking, RFC 5180
-        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),    // documentation
-        ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16),        // 6to4
-        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),        // documentation, RFC 9637
+        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23), // IETF protocol assignments (incl. Teredo, ORCHID)
+        ([0x2001, 0x2, 0, 0, 0, 0, 0, 0], 48), // benchmarking, RFC 5180
+        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
+        ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16), // 6to4
+        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), // documentation, RFC 9637
     ];
     !REFUSED
         .iter()
@@ -199,7 +203,10 @@ mod tests {
     fn dev(p2p: bool) -> RelayPolicy {
         RelayPolicy::new(
             vec![sa(MEDIA_DEV)],
-            vec!["127.0.0.1".parse().unwrap(), "192.168.1.20".parse().unwrap()],
+            vec![
+                "127.0.0.1".parse().unwrap(),
+                "192.168.1.20".parse().unwrap(),
+            ],
             p2p,
         )
     }
@@ -292,13 +299,12 @@ mod tests {
         for policy in [dev(false), dev(true), production(false), production(true)] {
             for ip in FORBIDDEN {
                 let ip: IpAddr = ip.parse().unwrap();
-                for port in [1, 22, 80, 3478, 10000, 65535] {
+                // Not 10000: 127.0.0.1:10000 is the dev media address,
+                // tested on its own below.
+                for port in [1, 22, 80, 3478, 9999, 10001, 65535] {
                     let peer = SocketAddr::new(ip, port);
                     let verdict = policy.check(peer);
-                    assert!(
-                        verdict.is_err(),
-                        "{peer} allowed by {policy:?}"
-                    );
+                    assert!(verdict.is_err(), "{peer} allowed by {policy:?}");
                 }
             }
         }
@@ -355,7 +361,11 @@ mod tests {
         // The exception is for the address as the SFU uses it, not for
         // another spelling of it.
         assert!(dev(true).check(sa("[::ffff:127.0.0.1]:10000")).is_err());
-        assert!(production(true).check(sa("[::ffff:85.10.20.30]:10000")).is_err());
+        assert!(
+            production(true)
+                .check(sa("[::ffff:85.10.20.30]:10000"))
+                .is_err()
+        );
     }
 
     #[test]
@@ -381,7 +391,11 @@ mod tests {
             let peer = sa(peer);
             assert_eq!(dev(true).check(peer), Ok(()), "{peer}");
             assert_eq!(production(true).check(peer), Ok(()), "{peer}");
-            assert_eq!(dev(false).check(peer), Err(Refusal::PeerToPeerOff), "{peer}");
+            assert_eq!(
+                dev(false).check(peer),
+                Err(Refusal::PeerToPeerOff),
+                "{peer}"
+            );
             assert_eq!(
                 production(false).check(peer),
                 Err(Refusal::PeerToPeerOff),
@@ -406,7 +420,7 @@ mod tests {
         assert!(public("203.0.114.0"));
         assert!(public("223.255.255.255"));
         assert!(!public("224.0.0.0"));
-        assert!(public("1fff:ffff::1") == false);
+        assert!(!public("1fff:ffff::1"));
         assert!(public("2000::1"));
         assert!(public("3ffe::1"));
         assert!(!public("3fff:0fff::1"));

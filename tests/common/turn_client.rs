@@ -59,7 +59,12 @@ impl TurnTestClient {
 
     pub async fn tcp(server: SocketAddr, username: &str, password: &str) -> Self {
         let stream = TcpStream::connect(server).await.unwrap();
-        Self::new(Link::Tcp(stream, Deframer::new()), server, username, password)
+        Self::new(
+            Link::Tcp(stream, Deframer::new()),
+            server,
+            username,
+            password,
+        )
     }
 
     fn new(link: Link, server: SocketAddr, username: &str, password: &str) -> Self {
@@ -125,7 +130,10 @@ impl TurnTestClient {
             panic!("not TCP");
         };
         let mut buf = [0u8; 1024];
-        matches!(tokio::time::timeout(wait, s.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
+        matches!(
+            tokio::time::timeout(wait, s.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 
     fn credentials(&self) -> MessageIntegrityCredentials {
@@ -176,10 +184,7 @@ impl TurnTestClient {
             if msg.class() == MessageClass::Success {
                 return Ok(reply);
             }
-            let code = msg
-                .attribute::<ErrorCode>()
-                .map(|e| e.code())
-                .unwrap_or(0);
+            let code = msg.attribute::<ErrorCode>().map(|e| e.code()).unwrap_or(0);
             let retry = (code == 401 && self.nonce.is_none()) || code == 438;
             if retry {
                 if let Ok(n) = msg.attribute::<Nonce>() {
@@ -200,8 +205,7 @@ impl TurnTestClient {
     fn note_indication(&mut self, bytes: &[u8]) {
         let msg = Message::from_bytes(bytes).unwrap();
         let tid = msg.transaction_id();
-        if let (Ok(peer), Ok(data)) = (msg.attribute::<XorPeerAddress>(), msg.attribute::<Data>())
-        {
+        if let (Ok(peer), Ok(data)) = (msg.attribute::<XorPeerAddress>(), msg.attribute::<Data>()) {
             self.incoming.push(Incoming::DataIndication {
                 peer: peer.addr(tid),
                 data: data.data().to_vec(),
