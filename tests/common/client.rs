@@ -59,6 +59,9 @@ pub struct ClientOptions {
     pub answer_pings: bool,
     /// Where the peer connection binds its UDP socket.
     pub udp_bind: SocketAddr,
+    /// With `relay_only`: these TURN servers instead of `joined.iceServers`
+    /// (a test that puts a proxy between client and server).
+    pub ice_servers: Option<Vec<RTCIceServer>>,
 }
 
 impl Default for ClientOptions {
@@ -70,6 +73,7 @@ impl Default for ClientOptions {
             trickle: true,
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
+            ice_servers: None,
         }
     }
 }
@@ -506,7 +510,12 @@ async fn build_peer_connection(
     let mut config = RTCConfigurationBuilder::new();
     if options.relay_only {
         config = config
-            .with_ice_servers(ice_servers(joined))
+            .with_ice_servers(
+                options
+                    .ice_servers
+                    .clone()
+                    .unwrap_or_else(|| ice_servers(joined)),
+            )
             .with_ice_transport_policy(RTCIceTransportPolicy::Relay);
     }
     let pc = PeerConnectionBuilder::new()
