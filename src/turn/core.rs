@@ -674,3 +674,124 @@ impl Core {
             .store(self.clients.len() as u64, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use turn_server_proto::types::attribute::{Data, XorPeerAddress};
+    use turn_server_proto::types::message::{CREATE_PERMISSION, SEND};
+    use turn_server_proto::types::stun::message::{
+        Message, MessageWrite, MessageWriteExt, MessageWriteVec,
+    };
+
+    #[derive(Default)]
+    struct FakeIo {
+        to_clients: Vec<Vec<u8>>,
+        to_peers: Vec<SocketAddr>,
+        relays_bound: usize,
+    }
+
+    impl Io for FakeIo {
+        fn send_to_client(&mut self, _key: &ClientKey, data: Vec<u8>) {
+            self.to_clients.push(data);
+        }
+        fn send_to_peer(&mut self, _relay: SocketAddr, peer: SocketAddr, _data: Vec<u8>) {
+            self.to_peers.push(peer);
+        }
+        fn bind_relay(&mut self, _f: AddressFamily) -> Result<SocketAddr, SocketAllocateError> {
+            self.relays_bound += 1;
+            Ok(SocketAddr::from((
+                [127, 0, 0, 1],
+                50000 + self.relays_bound as u16,
+            )))
+        }
+        fn close_relay(&mut self, _relay: SocketAddr) {}
+        fn close_stream(&mut self, _key: &ClientKey) {}
+    }
+
+    fn core() -> Core {
+        let store = Arc::new(Mutex::new(CredentialStore::with_random_secret(
+            Duration::from_secs(60),
+            4,
+        )));
+        let policy = RelayPolicy::new(vec!["127.0.0.1:10000".parse().unwrap()], vec![], false);
+        let limits = Limits {
+            max_allocations: 4,
+            max_allocations_per_credential: 2,
+            bytes_per_second: 1_000_000,
+        };
+        Core::new(store, policy, limits, Arc::default(), Instant::now())
+    }
+
+    fn key() -> ClientKey {
+        ClientKey {
+            transport: Transport::Udp,
+            listen: "127.0.0.1:3478".parse().unwrap(),
+            client: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn refused_peers_get_403_and_nothing_is_relayed() {
+        let mut core = core();
+        let mut io = FakeIo::default();
+        let now = Instant::now();
+        let mut m = Message::builder_request(CREATE_PERMISSION, MessageWriteVec::new());
+        let tid = m.transaction_id();
+        m.add_attribute(&XorPeerAddress::new("10.0.0.1:80".parse().unwrap(), tid))
+            .unwrap();
+        core.on_client(key(), &m.finish(), now, &mut io);
+        assert_eq!(io.to_clients.len(), 1);
+        let reply = Message::from_bytes(&io.to_clients[0]).unwrap();
+        let code = reply
+            .attribute::<turn_server_proto::types::stun::attribute::ErrorCode>()
+            .unwrap()
+            .code();
+        assert_eq!(code, 403);
+        // Refused in front: no state machine was made for it.
+        assert_eq!(core.client_count(), 0);
+
+        let mut m = Message::builder_indication(SEND, MessageWriteVec::new());
+        let tid = m.transaction_id();
+        m.add_attribute(&XorPeerAddress::new("127.0.0.1:22".parse().unwrap(), tid))
+            .unwrap();
+        m.add_attribute(&Data::new(b"x")).unwrap();
+        core.on_client(key(), &m.finish(), now, &mut io);
+        assert!(io.to_peers.is_empty());
+        assert_eq!(io.to_clients.len(), 1, "a Send indication gets no answer");
+        assert_eq!(TurnStats::get(&core.stats.peers_refused), 2);
+    }
+
+    #[test]
+    fn garbage_makes_no_client() {
+        let mut core = core();
+        let mut io = FakeIo::default();
+        for bytes in [&b"GET / HTTP/1.1\r\n"[..], &[0x40, 0, 0, 1, 9][..], &[][..]] {
+            core.on_client(key(), bytes, Instant::now(), &mut io);
+        }
+        assert_eq!(core.client_count(), 0);
+        assert!(io.to_clients.is_empty() && io.to_peers.is_empty());
+    }
+
+    #[test]
+    fn pending_clients_are_bounded_and_forgotten() {
+        let mut core = core();
+        let mut io = FakeIo::default();
+        let now = Instant::now();
+        let binding = || {
+            let m = Message::builder_request(
+                turn_server_proto::types::stun::message::BINDING,
+                MessageWriteVec::new(),
+            );
+            m.finish()
+        };
+        for port in 0..(MAX_PENDING_CLIENTS as u16 + 50) {
+            let mut k = key();
+            k.client.set_port(20000 + port);
+            core.on_client(k, &binding(), now, &mut io);
+        }
+        assert_eq!(core.client_count(), MAX_PENDING_CLIENTS);
+        core.tick(now + PENDING_IDLE, &mut io);
+        assert_eq!(core.client_count(), 0);
+    }
+}
