@@ -3,6 +3,8 @@
 //! by root), memory locked against swap where allowed, a private umask, and
 //! no root privileges once the ports are bound.
 
+pub mod notify;
+
 use crate::config::ProcessConfig;
 use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};

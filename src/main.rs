@@ -6,12 +6,13 @@
 use funkraum::Server;
 use funkraum::config::{Config, DEFAULT_CONFIG_TOML};
 use funkraum::hardening;
+use funkraum::hardening::notify::{self, Notifier};
 use funkraum::privacy::error_log::{self, ErrorLog, PURGE_INTERVAL};
 use funkraum::privacy::{OwnAddresses, logging, runtime_dir};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 const USAGE: &str = "\
 usage: funkraum [--config PATH]          run the server
@@ -166,6 +167,15 @@ fn run(config: Config) -> ExitCode {
     if let Some(why) = error_dir_problem {
         tracing::warn!("{why}");
     }
+    // Connected while still root, if started as root: the socket's path may
+    // not be writable for the user we become.
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n.map(Arc::new),
+        Err(e) => {
+            tracing::warn!("cannot reach the service manager (NOTIFY_SOCKET): {e}");
+            None
+        }
+    };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -211,11 +221,45 @@ fn run(config: Config) -> ExitCode {
             }
         });
         println!("funkraum serving http://{}", server.http_addr);
+        if let Some(n) = &notifier {
+            if let Err(e) = n.ready(&format!("serving http://{}", server.http_addr)) {
+                tracing::warn!("cannot notify {:?}: {e}", n.name());
+            }
+            if let Some(every) = notify::watchdog_interval() {
+                tokio::spawn(keep_watchdog_fed(n.clone(), server.health_probe(), every));
+            }
+        }
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
+        if let Some(n) = &notifier {
+            let _ = n.stopping();
+        }
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Tells systemd every `every` that the service is healthy: the async
+/// runtime schedules this task and the media thread answers a ping. When
+/// either stalls, the pings stop and systemd restarts the service after
+/// WatchdogSec.
+async fn keep_watchdog_fed(
+    notifier: Arc<Notifier>,
+    media: funkraum::sfu::HealthProbe,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match media.check(every / 2).await {
+            Ok(()) => {
+                if let Err(e) = notifier.watchdog() {
+                    tracing::warn!("cannot notify the watchdog: {e}");
+                }
+            }
+            Err(why) => tracing::error!("unhealthy, not feeding the watchdog: {why}"),
+        }
+    }
 }
 
 /// Panics (str0m's are contained per participant) go to the log at ERROR,

@@ -119,6 +119,11 @@ impl Server {
         ips
     }
 
+    /// What the service watchdog asks before it tells systemd all is well.
+    pub fn health_probe(&self) -> sfu::HealthProbe {
+        self.sfu.health_probe()
+    }
+
     /// (rooms, participants) right now.
     pub fn counts(&self) -> (usize, usize) {
         self.hub.counts()

@@ -38,7 +38,10 @@ scenario('three browsers see and hear each other', { timeoutMs: 150_000 }, async
         const r = await waitFor(`${p.name} to decode two videos and hear two microphones`,
             () => receiving(p.page),
             { timeoutMs: MEDIA_TIMEOUT_MS, until: (v) => v.videoDecoding >= 2 && v.audioReceiving >= 2 });
-        ctx.log(`${p.name}: ${r.videoDecoding} remote videos decoding, ${r.audioReceiving} remote audio tracks receiving`);
+        const codecs = [...new Set(r.stats.filter((s) => s.packetsReceived > 0).map((s) => s.codec))].sort();
+        ctx.log(`${p.name}: ${r.videoDecoding} remote videos decoding, ${r.audioReceiving} remote audio tracks receiving (${codecs.join(', ')})`);
+        assert(codecs.every((c) => c === null || /^(video\/VP8|audio\/opus)$/i.test(c)),
+            `${p.name} receives codecs other than VP8 and Opus: ${codecs.join(', ')}`);
         const shown = await tiles(p.page);
         assert(shown.length === 3, `${p.name} shows ${shown.length} tiles, expected 3`);
         const others = people.filter((o) => o !== p).map((o) => o.name).sort();

@@ -407,24 +407,34 @@ impl TestClient {
         let _ = self.outgoing.send(Outgoing::Binary(data));
     }
 
+    /// Waits until the server closed the signaling socket; its close code.
+    pub async fn wait_closed(&mut self, within: Duration) -> Option<u16> {
+        let shared = self.shared.clone();
+        self.wait_until(within, "the server to close the socket", || {
+            *shared.closed.lock().unwrap()
+        })
+        .await
+    }
+
     /// Leaves as the protocol says (`leave`; the server closes with 1000),
     /// then closes the peer connection.
     pub async fn leave(mut self) {
         self.send_json(json!({"type": "leave"}));
-        let shared = self.shared.clone();
-        let code = self
-            .wait_until(socket::REPLY_WITHIN, "the close after leave", || {
-                *shared.closed.lock().unwrap()
-            })
-            .await;
+        let code = self.wait_closed(socket::REPLY_WITHIN).await;
         assert_eq!(code, Some(1000), "leave is answered with close 1000");
         self.shutdown().await;
     }
 
-    /// Goes away without a word: the socket and the media just end.
+    /// Goes away without a word: the socket (no close frame) and the media
+    /// just end, as when a laptop lid closes.
     pub async fn vanish(self) {
-        let _ = self.outgoing.send(Outgoing::Close);
         self.shutdown().await;
+    }
+
+    /// Ends only the media session (the peer connection), keeping the
+    /// signaling connection open and answering pings.
+    pub async fn close_media(&self) {
+        let _ = self.pc.close().await;
     }
 
     /// Stops the peer connection and every task of this client.

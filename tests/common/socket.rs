@@ -4,6 +4,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -66,6 +67,8 @@ pub struct RawSocket {
     ws: Ws,
     /// Every message read so far, in order.
     pub log: Vec<Incoming>,
+    /// Read from the wire but passed over by a `wait_for`; read again first.
+    unread: VecDeque<Incoming>,
     closed: Option<Option<u16>>,
 }
 
@@ -82,6 +85,7 @@ impl RawSocket {
         RawSocket {
             ws,
             log: Vec::new(),
+            unread: VecDeque::new(),
             closed: None,
         }
     }
@@ -108,6 +112,9 @@ impl RawSocket {
 
     /// The next thing that arrives within `within`; `None` on silence.
     pub async fn next_within(&mut self, within: Duration) -> Option<Incoming> {
+        if let Some(incoming) = self.unread.pop_front() {
+            return Some(incoming);
+        }
         if let Some(code) = self.closed {
             return Some(Incoming::Closed(code));
         }
@@ -158,15 +165,20 @@ impl RawSocket {
     /// in the log); fails on close or silence.
     pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + REPLY_WITHIN;
-        loop {
+        let mut passed_over = Vec::new();
+        let found = loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_within(left).await {
-                Some(Incoming::Message(v)) if pred(&v) => return v,
-                Some(Incoming::Message(_)) => {}
+                Some(Incoming::Message(v)) if pred(&v) => break v,
+                Some(Incoming::Message(v)) => passed_over.push(Incoming::Message(v)),
                 Some(other) => panic!("waiting for {what}, got {other:?}"),
                 None => panic!("waiting for {what}: nothing within {REPLY_WITHIN:?}"),
             }
+        };
+        for m in passed_over.into_iter().rev() {
+            self.unread.push_front(m);
         }
+        found
     }
 
     /// Reads until a message of this type arrives.

@@ -60,7 +60,7 @@ export async function clickJoin(page) {
 /**
  * The inbound RTP streams of the page's media connection.
  * @param {import('puppeteer-core').Page} page
- * @returns {Promise<{kind: string, id: string, framesDecoded: number, packetsReceived: number}[]>}
+ * @returns {Promise<{kind: string, id: string, framesDecoded: number, packetsReceived: number, codec: string|null}[]>}
  */
 export async function inboundStats(page) {
     return page.evaluate(async () => {
@@ -71,11 +71,13 @@ export async function inboundStats(page) {
         if (!report) return out;
         report.forEach((/** @type {any} */ s) => {
             if (s.type !== 'inbound-rtp') return;
+            const codec = s.codecId ? report.get(s.codecId) : undefined;
             out.push({
                 kind: s.kind ?? s.mediaType,
                 id: String(s.id),
                 framesDecoded: s.framesDecoded ?? 0,
                 packetsReceived: s.packetsReceived ?? 0,
+                codec: codec?.mimeType ?? null,
             });
         });
         return out;
