@@ -201,8 +201,8 @@ pub fn turn_settings(
         relay_bind,
         relay_ports: (t.relay_port_min, t.relay_port_max),
         media: media_addrs.to_vec(),
-        // The config key `p2p` does not exist yet; until it does, the relay
-        // reaches only the SFU.
+        // `rooms.p2p` (docs/protocol.md, issue 8) is not in the config yet;
+        // until it is, the relay reaches only the SFU. Then: p2p = rooms.p2p.
         p2p: false,
         credential_lifetime: std::time::Duration::from_secs(t.credential_lifetime_secs),
         max_credentials: config.limits.max_participants as usize,

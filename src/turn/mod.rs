@@ -46,7 +46,7 @@ pub struct Settings {
     /// The SFU's media addresses: always allowed as peers.
     pub media: Vec<SocketAddr>,
     /// Peer-to-peer on: public unicast peers allowed too. Comes from the
-    /// config key `p2p` once that exists; `false` until then.
+    /// config key `rooms.p2p` once that exists; `false` until then.
     pub p2p: bool,
     pub credential_lifetime: Duration,
     /// At most this many live credentials (one per participant).
