@@ -1,13 +1,14 @@
 //! Starting and stopping everything: the composition root shared by
 //! `main` and the in-process tests.
 
-use crate::config::Config;
+use crate::config::{Config, ListenIp};
 use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
+use crate::turn::{self, TurnService};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,6 +21,7 @@ pub struct Server {
     /// The media addresses announced to browsers (one port).
     pub media_addrs: Vec<SocketAddr>,
     pub stats: Arc<SfuStats>,
+    turn: Option<TurnService>,
     hub: Arc<Hub>,
     sfu: SfuHandle,
     http_shutdown: Option<oneshot::Sender<()>>,
@@ -54,12 +56,27 @@ impl Server {
         let sfu = sfu::start(sockets)
             .map_err(|e| StartError(format!("cannot start the media thread: {e}")))?;
         let media_addrs = sfu.announced.clone();
-        let hub = Arc::new(Hub::new(
+        let turn = if config.turn.enabled {
+            let settings = turn_settings(&config, http_addr, &media_addrs);
+            let listen = settings.listen;
+            Some(turn::start(settings).await.map_err(|e| {
+                StartError(format!(
+                    "cannot start TURN on {listen} (turn.address, turn.port): {e}"
+                ))
+            })?)
+        } else {
+            None
+        };
+        let mut hub = Hub::new(
             config.limits.clone(),
             config.signaling.clone(),
             sfu.commands(),
             Vec::new(),
-        ));
+        );
+        if let Some(t) = &turn {
+            hub = hub.with_turn(t.issuer());
+        }
+        let hub = Arc::new(hub);
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
@@ -78,6 +95,7 @@ impl Server {
             http_addr,
             media_addrs,
             stats: sfu.stats.clone(),
+            turn,
             hub,
             sfu,
             http_shutdown: Some(http_shutdown),
@@ -85,11 +103,19 @@ impl Server {
         })
     }
 
+    /// The built-in TURN server, if `turn.enabled`.
+    pub fn turn(&self) -> Option<&TurnService> {
+        self.turn.as_ref()
+    }
+
     /// The addresses this server listens on and announces: not personal
     /// when they appear in a log line.
     pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
         let mut ips = vec![self.http_addr.ip()];
         ips.extend(self.media_addrs.iter().map(|a| a.ip()));
+        if let Some(t) = &self.turn {
+            ips.push(t.udp_addr.ip());
+        }
         ips
     }
 
@@ -112,6 +138,78 @@ impl Server {
             // Graceful shutdown waits for open WebSockets; do not wait long.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
         }
+        if let Some(turn) = self.turn.take() {
+            turn.stop();
+        }
         self.sfu.stop();
+    }
+}
+
+/// The TURN server's settings: the `[turn]` section plus what the HTTP
+/// listener and the SFU bound.
+///
+/// Where TURN listens with `turn.address = "auto"`: on the IP of
+/// `http.listen`. In the zero-config start that is 127.0.0.1 — the server
+/// is for a developer's own browser, only local pages can obtain
+/// credentials, so listening on every interface would only expose a port
+/// to the network for nobody's benefit. A server that serves its web page
+/// to the network (http.listen on 0.0.0.0 or a public address) serves TURN
+/// there too.
+///
+/// A server whose HTTP listener is on port 0 (tests) gets an ephemeral
+/// TURN port too, so servers running side by side never collide.
+pub fn turn_settings(
+    config: &Config,
+    http_addr: SocketAddr,
+    media_addrs: &[SocketAddr],
+) -> turn::Settings {
+    let t = &config.turn;
+    let ip = match t.address {
+        ListenIp::Auto => http_addr.ip(),
+        ListenIp::Ip(ip) => ip,
+    };
+    let port = if config.http.listen.port() == 0 {
+        0
+    } else {
+        t.port
+    };
+    // The relay talks to the SFU: it lives on the first media address
+    // (the host's public address in production, loopback in development).
+    let relay_announced = media_addrs
+        .first()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let local = turn::host_addresses();
+    let relay_bind = if local.contains(&relay_announced) {
+        relay_announced
+    } else if relay_announced.is_ipv4() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    };
+    // Browsers need an address they can reach: the listening IP, or when
+    // that is a wildcard, the first address announced for media.
+    let url_ip = if ip.is_unspecified() {
+        relay_announced
+    } else {
+        ip
+    };
+    turn::Settings {
+        listen: SocketAddr::new(ip, port),
+        url_host: url_ip.to_string(),
+        relay_announced,
+        relay_bind,
+        relay_ports: (t.relay_port_min, t.relay_port_max),
+        media: media_addrs.to_vec(),
+        // `rooms.p2p` (docs/protocol.md, issue 8) is not in the config yet;
+        // until it is, the relay reaches only the SFU. Then: p2p = rooms.p2p.
+        p2p: false,
+        credential_lifetime: std::time::Duration::from_secs(t.credential_lifetime_secs),
+        max_credentials: config.limits.max_participants as usize,
+        limits: turn::Limits {
+            max_allocations: t.max_allocations as usize,
+            max_allocations_per_credential: t.max_allocations_per_credential as usize,
+            bytes_per_second: t.allocation_bytes_per_second,
+        },
     }
 }
