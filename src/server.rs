@@ -201,9 +201,9 @@ pub fn turn_settings(
         relay_bind,
         relay_ports: (t.relay_port_min, t.relay_port_max),
         media: media_addrs.to_vec(),
-        // `rooms.p2p` (docs/protocol.md, issue 8) is not in the config yet;
-        // until it is, the relay reaches only the SFU. Then: p2p = rooms.p2p.
-        p2p: false,
+        // Two participants talking peer to peer may need to relay to each
+        // other's public addresses; without it, only to the SFU.
+        p2p: config.rooms.p2p,
         credential_lifetime: std::time::Duration::from_secs(t.credential_lifetime_secs),
         max_credentials: config.limits.max_participants as usize,
         limits: turn::Limits {

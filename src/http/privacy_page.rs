@@ -33,10 +33,8 @@ impl PrivacyFacts {
             // The error log's purge and the journald drop-in
             // (systemd/journald-funkraum.conf) both keep to this.
             log_retention_hours: config.log.retention_hours,
-            // Not implemented yet: media always passes through the server.
-            peer_to_peer: false,
-            // The built-in TURN relay does not exist yet.
-            turn_relay: false,
+            peer_to_peer: config.rooms.p2p,
+            turn_relay: config.turn.enabled,
         }
     }
 }
