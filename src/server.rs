@@ -4,6 +4,7 @@
 use crate::config::{Config, ListenIp};
 use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
+use crate::privacy::GateInputs;
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
 use crate::turn::{self, TurnService};
@@ -42,6 +43,12 @@ impl std::error::Error for StartError {}
 impl Server {
     /// Binds every socket and starts serving. Must run inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        Server::start_with(config, GateInputs::default()).await
+    }
+
+    /// Like `start`, keeping the logging gate's inputs up to date: the
+    /// server's own addresses and the personal strings in memory.
+    pub async fn start_with(config: Config, gate: GateInputs) -> Result<Server, StartError> {
         let listener = TcpListener::bind(config.http.listen).await.map_err(|e| {
             StartError(format!(
                 "cannot listen for HTTP on {} (http.listen): {e}",
@@ -75,6 +82,14 @@ impl Server {
         );
         if let Some(t) = &turn {
             hub = hub.with_turn(t.issuer());
+        }
+        hub = hub.with_watchlist(gate.watchlist.clone());
+        gate.own.add(http_addr.ip());
+        for a in &media_addrs {
+            gate.own.add(a.ip());
+        }
+        if let Some(t) = &turn {
+            gate.own.add(t.udp_addr.ip());
         }
         let hub = Arc::new(hub);
         let app = http::router(Arc::new(HttpState {

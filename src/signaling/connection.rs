@@ -293,6 +293,7 @@ impl Connection {
             }
         };
         self.participant = Some(id);
+        self.hub.watch_personal(&room, &nickname);
         self.identity = Some((room.clone(), nickname.clone()));
         tracing::info!(participant = ?id, others = joined.others.len(), "joined a room");
         let reply = ServerMessage::Joined {
@@ -381,6 +382,10 @@ impl Connection {
                 reason: "".into(),
             };
             let _ = self.socket.send(Message::Close(Some(frame))).await;
+        }
+        // Last: until here the socket could still log what the client sent.
+        if let Some((room, nickname)) = self.identity.take() {
+            self.hub.unwatch_personal(&room, &nickname);
         }
     }
 }

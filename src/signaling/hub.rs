@@ -44,6 +44,8 @@ pub struct Hub {
     pub ice_servers: Vec<IceServer>,
     /// The built-in TURN server's credentials, one per participant.
     turn: Option<crate::turn::Issuer>,
+    /// Names in memory, which the logging gate keeps out of events below ERROR.
+    watchlist: crate::privacy::PersonalWatchlist,
 }
 
 impl Hub {
@@ -69,7 +71,26 @@ impl Hub {
             sfu,
             ice_servers,
             turn: None,
+            watchlist: Default::default(),
         }
+    }
+
+    /// Reports the nicknames and room names in use to the logging gate.
+    pub fn with_watchlist(mut self, watchlist: crate::privacy::PersonalWatchlist) -> Self {
+        self.watchlist = watchlist;
+        self
+    }
+
+    /// A participant's names are in memory from its join…
+    pub fn watch_personal(&self, room: &RoomName, nickname: &Nickname) {
+        self.watchlist.add(room.expose_personal());
+        self.watchlist.add(nickname.expose_personal());
+    }
+
+    /// …until its connection ends.
+    pub fn unwatch_personal(&self, room: &RoomName, nickname: &Nickname) {
+        self.watchlist.remove(room.expose_personal());
+        self.watchlist.remove(nickname.expose_personal());
     }
 
     /// Hands out per-participant credentials of the built-in TURN server.

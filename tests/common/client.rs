@@ -59,6 +59,9 @@ pub struct ClientOptions {
     pub answer_pings: bool,
     /// Where the peer connection binds its UDP socket.
     pub udp_bind: SocketAddr,
+    /// The local address the signaling connection comes from (`None`: the
+    /// kernel's choice).
+    pub ws_bind: Option<std::net::IpAddr>,
     /// A VP8 keyframe every this many frames (besides the first frame and
     /// one for every keyframe request). `None`: only those, so a keyframe
     /// at a subscriber proves that its request reached the publisher.
@@ -77,6 +80,7 @@ impl Default for ClientOptions {
             trickle: true,
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
+            ws_bind: None,
             keyframe_interval: Some(media::KEYFRAME_INTERVAL),
             ice_servers: None,
         }
@@ -172,9 +176,12 @@ impl TestClient {
         nickname: &str,
         options: ClientOptions,
     ) -> Result<TestClient, Value> {
-        let mut ws = socket::connect_ws(socket::request(addr, None))
-            .await
-            .unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
+        let request = socket::request(addr, None);
+        let connected = match options.ws_bind {
+            Some(local) => socket::connect_ws_from(request, addr, local).await,
+            None => socket::connect_ws(request).await,
+        };
+        let mut ws = connected.unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
         let join = json!({
             "type": "join", "version": 1, "room": room, "nickname": nickname,
             "audio": options.audio, "video": options.video,

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod daemon;
 pub mod http;
+pub mod journal;
 pub mod keyframes;
 pub mod media;
 pub mod sdp;
