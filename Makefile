@@ -11,6 +11,8 @@
 # the run stops naming them.
 TEST_DEBS := chromium firefox-esr
 CARGO ?= cargo
+# Where cargo puts binaries (CARGO_TARGET_DIR, as cargo itself reads it).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 # Debian packages for building and checking the appliance (image/, tests/appliance/).
 APPLIANCE_DEBS := dpkg-dev lintian mmdebstrap umoci skopeo runc dosfstools mtools \
@@ -53,7 +55,7 @@ test-browser: build
 # The appliance: sandbox score, firewall, package, container, disk image
 # booted in qemu. Each script prints its checks and "N passed, N failed".
 test-appliance: appliance-deps build
-	tests/appliance/unit-is-sandboxed.sh target/debug/funkraum
+	tests/appliance/unit-is-sandboxed.sh $(TARGET_DIR)/debug/funkraum
 	tests/appliance/firewall-opens-only-funkraum-ports.sh
 	$(MAKE) oci image-test
 
@@ -61,7 +63,7 @@ appliance-deps:
 	@./tests/install-deps.sh $(APPLIANCE_DEBS)
 
 deb: appliance-deps release
-	image/build-deb.sh target/release/funkraum $(OUT)
+	image/build-deb.sh $(TARGET_DIR)/release/funkraum $(OUT)
 
 oci: deb
 	image/build-oci.sh $(DEB) $(OUT)

@@ -70,6 +70,7 @@ free_port() {
 http_port=$(free_port)
 ssh_port=$(free_port)
 closed_port=$(free_port)
+turn_port=$(free_port)
 ssh_vm() {
     ssh -q -i "$work/key" -p "$ssh_port" -o BatchMode=yes -o ConnectTimeout=10 \
         -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@127.0.0.1 "$@"
@@ -82,7 +83,7 @@ timeout "$((boot_limit + 300))" "$qemu" \
     -drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
     -drive if=pflash,format=raw,file="$work/vars.fd" \
     -drive file="$work/disk.raw",format=raw,if=virtio \
-    -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=tcp:127.0.0.1:$closed_port-:2222" \
+    -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=tcp:127.0.0.1:$closed_port-:2222,hostfwd=tcp:127.0.0.1:$turn_port-:3478,hostfwd=udp:127.0.0.1:$turn_port-:3478" \
     -device virtio-net-pci,netdev=net0,romfile= \
     -serial file:"$work/serial.log" &
 qemu_pid=$!
@@ -111,6 +112,9 @@ check "/privacy names the operator set on the FUNKRAUM partition" \
 # sshd makes its host keys at the first start (slow under TCG): wait.
 i=0
 until ssh_vm true 2>/dev/null || [ $i -ge 90 ]; do sleep 2; i=$((i + 2)); done
+check "TURN answers STUN on 3478/udp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' udp 127.0.0.1 $turn_port)\" = answered ]"
+check "TURN answers STUN on 3478/tcp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' tcp 127.0.0.1 $turn_port)\" = answered ]"
+
 check "SSH logs in with the key put on the FUNKRAUM partition" ssh_vm true
 ssh_vm 'systemctl show funkraum.service' > "$work/show" || true
 prop() { sed -n "s/^$1=//p" "$work/show"; }
@@ -130,6 +134,10 @@ check "memory is locked against swap (VmLck $(field VmLck))" sh -c "[ -n '$(fiel
 score=$(ssh_vm 'systemd-analyze security funkraum.service 2>/dev/null' | sed -n 's/.*exposure level for funkraum.service: \([0-9.]*\).*/\1/p')
 echo "        exposure on the running appliance (systemd-analyze security): $score"
 check "the journal is in RAM only" ssh_vm '[ -d /run/log/journal ] && [ -z "$(ls -A /var/log/journal 2>/dev/null)" ]'
+errors_log_found() {
+    ssh_vm 'funkraum errors --config /etc/funkraum/funkraum.toml' | grep -q ' /run/funkraum/errors.log'
+}
+check "funkraum errors finds the error log in /run/funkraum" errors_log_found
 check "the nftables ruleset is loaded" ssh_vm 'nft list table inet funkraum >/dev/null'
 
 # A listener on 2222 (not in the ruleset): reachable inside the VM, its
