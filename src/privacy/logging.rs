@@ -81,7 +81,9 @@ pub fn init(
 fn level_filter(config: &LogConfig) -> EnvFilter {
     // A bare level is the default for every target; ours follows. The TURN
     // crates name client and peer addresses in their warnings and debug
-    // events: only their errors are worth passing to the gate.
+    // events: only their errors are worth passing to the gate — except
+    // stun_proto's, which reports the 401 that starts every TURN
+    // allocation (RFC 8489's normal challenge) as an error.
     //
     // tungstenite writes every WebSocket frame, payload and all, at trace:
     // it never logs below debug here, whatever the configuration says.
@@ -90,7 +92,7 @@ fn level_filter(config: &LogConfig) -> EnvFilter {
         other => other.as_str(),
     };
     EnvFilter::builder().parse_lossy(format!(
-        "{},funkraum={},turn_server_proto=error,stun_proto=error,turn_types=error,\
+        "{},funkraum={},turn_server_proto=error,stun_proto=off,turn_types=error,\
          tungstenite={tungstenite},tokio_tungstenite={tungstenite}",
         config.third_party_level.as_str(),
         config.level.as_str()
