@@ -77,6 +77,7 @@ impl Server {
         let mut hub = Hub::new(
             config.limits.clone(),
             config.signaling.clone(),
+            config.rooms.clone(),
             sfu.commands(),
             Vec::new(),
         );
