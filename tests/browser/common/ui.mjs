@@ -58,14 +58,17 @@ export async function clickJoin(page) {
 }
 
 /**
- * The inbound RTP streams of the page's media connection.
+ * The inbound RTP streams of the connection that carries the page's media
+ * now: the direct one while two people talk peer to peer, else the one to
+ * the server.
  * @param {import('puppeteer-core').Page} page
  * @returns {Promise<{kind: string, id: string, framesDecoded: number, packetsReceived: number, codec: string|null}[]>}
  */
 export async function inboundStats(page) {
     return page.evaluate(async () => {
         // @ts-ignore the client's test hook
-        const report = await window.funkraum.stats();
+        const hook = window.funkraum;
+        const report = hook.mode()?.direct ? await hook.directStats() : await hook.stats();
         /** @type {any[]} */
         const out = [];
         if (!report) return out;
@@ -109,7 +112,8 @@ export async function firstDecodedFrameAt(page, timeoutMs) {
         const deadline = Date.now() + timeout;
         while (Date.now() < deadline) {
             // @ts-ignore the client's test hook
-            const report = await window.funkraum.stats();
+            const hook = window.funkraum;
+            const report = hook.mode()?.direct ? await hook.directStats() : await hook.stats();
             let found = false;
             report?.forEach((/** @type {any} */ s) => {
                 if (s.type === 'inbound-rtp' && (s.kind ?? s.mediaType) === 'video' && s.framesDecoded > 0) {
