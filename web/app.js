@@ -154,6 +154,8 @@ Object.defineProperty(window, 'funkraum', {
         stats: () => currentConference()?.stats() ?? Promise.resolve(null),
         /** @returns {Promise<RTCStatsReport|null>} the direct connection's (p2p) */
         directStats: () => currentConference()?.directStats() ?? Promise.resolve(null),
+        /** @returns {Record<string, string|null>|null} labels of the tracks being sent */
+        sending: () => currentConference()?.sending() ?? null,
         /** @returns {{mode: string, direct: boolean}|null} */
         mode: () => {
             const c = currentConference();

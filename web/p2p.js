@@ -210,6 +210,15 @@ export class DirectLink extends EventTarget {
         return this.slot(source)?.receiver.track ?? null;
     }
 
+    /**
+     * The label of the track we send in a slot (null: none).
+     * @param {Source} source
+     * @returns {string|null}
+     */
+    sendingLabel(source) {
+        return this.slot(source)?.sender.track?.label ?? null;
+    }
+
     /** The peer's current audio level, 0…1 (0 when unknown). */
     peerAudioLevel() {
         const receiver = this.slot('microphone')?.receiver;

@@ -1003,6 +1003,28 @@ export class Conference extends EventTarget {
         return this.link ? this.link.stats() : null;
     }
 
+    /**
+     * The labels of the tracks our senders carry now, on the path in use
+     * (for the test hook: what the browser's WebRTC internals show too).
+     * @returns {Record<Source, string|null>}
+     */
+    sending() {
+        /** @param {RTCRtpTransceiver|null} t */
+        const label = (t) => (t && !isStopped(t) ? t.sender.track?.label ?? null : null);
+        if (this.direct && this.link) {
+            return {
+                microphone: this.link.sendingLabel('microphone'),
+                camera: this.link.sendingLabel('camera'),
+                screen: this.link.sendingLabel('screen'),
+            };
+        }
+        return {
+            microphone: label(this.audioTransceiver),
+            camera: label(this.videoTransceiver),
+            screen: label(this.screenTransceiver),
+        };
+    }
+
     /** Leaves the room: the server tells the others and closes with 1000. */
     leave() {
         if (this.closed) return;
