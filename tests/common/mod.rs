@@ -19,6 +19,7 @@ pub mod http;
 pub mod journal;
 pub mod keyframes;
 pub mod media;
+pub mod p2p;
 pub mod sdp;
 pub mod server;
 pub mod socket;

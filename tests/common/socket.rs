@@ -318,6 +318,14 @@ pub fn join_message(room: &str, nickname: &str) -> Value {
 pub fn is_room_news(v: &Value) -> bool {
     matches!(
         v["type"].as_str(),
-        Some("participantJoined" | "participantLeft" | "participantUpdated" | "offer" | "ping")
+        Some(
+            "participantJoined"
+                | "participantLeft"
+                | "participantUpdated"
+                | "offer"
+                | "ping"
+                | "mode"
+                | "activeSpeaker"
+        )
     )
 }
