@@ -1241,6 +1241,105 @@ mod tests {
     }
 
     #[test]
+    fn the_loudest_is_announced_to_the_room_on_change_only() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let speaking = |core: &mut SfuCore, level: i8| {
+            for _ in 0..15 {
+                core.participants
+                    .get_mut(&one)
+                    .unwrap()
+                    .speech
+                    .record(level);
+            }
+            core.choose_speakers();
+        };
+        // A few intervals of speech: announced once, to both.
+        for _ in 0..4 {
+            speaking(&mut core, -25);
+        }
+        for r in &mut rx {
+            let mut events = Vec::new();
+            while let Ok(e) = r.try_recv() {
+                events.push(e);
+            }
+            assert_eq!(
+                events,
+                vec![SfuEvent::ActiveSpeaker {
+                    participant: Some(one)
+                }]
+            );
+        }
+        // Silence: `None`, once.
+        for _ in 0..6 {
+            speaking(&mut core, -127);
+        }
+        let mut events = Vec::new();
+        while let Ok(e) = rx[1].try_recv() {
+            events.push(e);
+        }
+        assert_eq!(events, vec![SfuEvent::ActiveSpeaker { participant: None }]);
+    }
+
+    #[test]
+    fn holds_and_sources_are_kept_per_participant() {
+        let (mut core, _rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let hold = Hold {
+            audio: true,
+            all: false,
+        };
+        let now = Instant::now();
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: one,
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].hold, hold);
+        // A hold for someone the SFU does not know changes nothing.
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: ParticipantId::from_u64(9),
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants.len(), 2);
+        // Sources are bounded, and kept even when the offer is refused.
+        let sources = (0..100).map(|i| (i.to_string(), Source::Screen)).collect();
+        core.handle_command(
+            now,
+            Command::Offer {
+                participant: one,
+                sdp: crate::privacy::Sdp::from_validated("garbage".into()),
+                sources,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].sources.len(), MAX_SOURCES);
+    }
+
+    #[test]
+    fn the_speaker_timer_runs_only_while_someone_is_here() {
+        let (mut core, _rx) = core_with(&[1]);
+        assert!(core.next_speaker_tick.is_some());
+        assert!(core.next_timeout().is_some());
+        core.handle_command(
+            Instant::now(),
+            Command::Leave {
+                participant: ParticipantId::from_u64(1),
+            },
+            &mut NoNetwork,
+        );
+        assert!(core.next_speaker_tick.is_none());
+        assert!(core.speakers.is_empty());
+    }
+
+    #[test]
     fn unknown_datagrams_are_dropped() {
         let (mut core, _rx) = core_with(&[1]);
         let local = "127.0.0.1:10000".parse().unwrap();
