@@ -467,13 +467,16 @@ export function showRoom(app, conference, media) {
         }
         const self = id === conference.id;
         const name = self ? t.you(p.nickname) : p.nickname;
+        const spoken = [
+            p.hand ? t.handRaisedState : null,
+            p.audio ? t.micUnmutedState : t.micMutedState,
+            p.video ? t.camOnState : t.camOffState,
+        ].filter(Boolean).join(', ');
         const state = h('span', { class: 'participant-state' },
-            p.hand ? h('span', { class: 'state-hand' }, icon('hand'),
-                h('span', { class: 'visually-hidden', text: t.handRaisedState })) : null,
+            p.hand ? h('span', { class: 'state-hand' }, icon('hand')) : null,
             icon('mic', !p.audio),
-            h('span', { class: 'visually-hidden', text: p.audio ? t.micUnmutedState : t.micMutedState }),
             icon('camera', !p.video),
-            h('span', { class: 'visually-hidden', text: p.video ? t.camOnState : t.camOffState }));
+            h('span', { class: 'visually-hidden', text: spoken }));
         const head = h('div', { class: 'participant-line' },
             h('span', { class: 'participant-name', text: name }),
             p.moderator ? h('span', { class: 'pill moderator-badge', text: t.moderatorBadge }) : null,
