@@ -78,7 +78,7 @@ ssh_vm() {
 
 accel=${QEMU_ACCEL:-tcg}
 started=$(date +%s)
-timeout "$((boot_limit + 300))" "$qemu" \
+timeout "$((boot_limit + 600))" "$qemu" \
     -machine q35,accel="$accel" -cpu max -smp 2 -m 1024 -nodefaults -display none \
     -drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
     -drive if=pflash,format=raw,file="$work/vars.fd" \
@@ -112,7 +112,21 @@ check "/privacy names the operator set on the FUNKRAUM partition" \
 # sshd makes its host keys at the first start (slow under TCG): wait.
 i=0
 until ssh_vm true 2>/dev/null || [ $i -ge 90 ]; do sleep 2; i=$((i + 2)); done
-check "TURN answers STUN on 3478/udp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' udp 127.0.0.1 $turn_port)\" = answered ]"
+# TURN over UDP is asked from inside the VM, on its network address: with
+# restrict=on, slirp drops every UDP datagram the guest sends to the host,
+# replies to forwarded ports included. (The firewall's UDP rules are shown
+# by firewall-opens-only-funkraum-ports.sh.)
+turn_udp_answers() {
+    ssh_vm 'bash -s' <<'GUEST'
+ip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+exec 3<>"/dev/udp/$ip/3478"
+# Allocate (REQUESTED-TRANSPORT UDP) without credentials: a 401 comes back.
+printf '\000\003\000\010\041\022\244\102funkraumtest\000\031\000\004\021\000\000\000' >&3
+reply=$(timeout 5 head -c 20 <&3 | od -An -tx1 | tr -d ' \n')
+echo "reply from $ip: $reply"
+case $reply in 0113*2112a442*) exit 0 ;; *) exit 1 ;; esac
+GUEST
+}
 check "TURN answers STUN on 3478/tcp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' tcp 127.0.0.1 $turn_port)\" = answered ]"
 
 check "SSH logs in with the key put on the FUNKRAUM partition" ssh_vm true
@@ -138,6 +152,7 @@ errors_log_found() {
     ssh_vm 'funkraum errors --config /etc/funkraum/funkraum.toml' | grep -q ' /run/funkraum/errors.log'
 }
 check "funkraum errors finds the error log in /run/funkraum" errors_log_found
+check "TURN answers on 3478/udp" turn_udp_answers
 check "the nftables ruleset is loaded" ssh_vm 'nft list table inet funkraum >/dev/null'
 
 # A listener on 2222 (not in the ruleset): reachable inside the VM, its
