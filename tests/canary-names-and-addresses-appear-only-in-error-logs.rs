@@ -11,7 +11,7 @@ mod common;
 use common::daemon::{Daemon, ScratchDir};
 use common::journal::{self, FakeJournald};
 use common::socket::{self, RawSocket};
-use common::{ClientOptions, Kind, TestClient, within};
+use common::{canary, within};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -43,24 +43,9 @@ async fn canaries_appear_only_in_error_events() {
 
     within(Duration::from_secs(60), async {
         // A conference: the canary and a witness exchange audio and video.
-        let options = ClientOptions {
-            udp_bind: (IpAddr::V4(CLIENT_IP), 0).into(),
-            ws_bind: Some(IpAddr::V4(CLIENT_IP)),
-            ..ClientOptions::default()
-        };
-        let mut canary = TestClient::join_with(addr, ROOM, NICKNAME, options)
-            .await
-            .expect("the canary joins");
-        let mut witness = TestClient::join(addr, ROOM, "Zeugin").await;
+        let (canary, mut witness) = canary::conference(addr, ROOM, NICKNAME, CLIENT_IP).await;
         let canary_id = canary.id.clone();
-        let witness_id = witness.id.clone();
         let mark = witness.mark();
-        witness
-            .wait_media_from(&canary_id, Kind::Video, 20, Duration::from_secs(15))
-            .await;
-        canary
-            .wait_media_from(&witness_id, Kind::Audio, 20, Duration::from_secs(15))
-            .await;
         canary.leave().await;
         witness
             .wait_message_since(mark, Duration::from_secs(5), "participantLeft", |m| {

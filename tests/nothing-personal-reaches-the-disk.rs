@@ -6,8 +6,8 @@
 mod common;
 
 use common::daemon::{Daemon, ScratchDir, loopback_config};
-use common::{ClientOptions, Kind, TestClient, within};
-use std::net::{IpAddr, Ipv4Addr};
+use common::{canary, within};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -36,21 +36,7 @@ async fn a_conference_writes_nothing_personal_to_disk() {
     let addr = daemon.http_addr;
 
     within(Duration::from_secs(60), async {
-        let options = ClientOptions {
-            udp_bind: (IpAddr::V4(CLIENT_IP), 0).into(),
-            ws_bind: Some(IpAddr::V4(CLIENT_IP)),
-            ..ClientOptions::default()
-        };
-        let mut erna = TestClient::join_with(addr, ROOM, NICKNAME, options)
-            .await
-            .expect("the canary joins");
-        let mut other = TestClient::join(addr, ROOM, "Zweiter Gast").await;
-        let (erna_id, other_id) = (erna.id.clone(), other.id.clone());
-        other
-            .wait_media_from(&erna_id, Kind::Video, 20, Duration::from_secs(15))
-            .await;
-        erna.wait_media_from(&other_id, Kind::Audio, 20, Duration::from_secs(15))
-            .await;
+        let (erna, other) = canary::conference(addr, ROOM, NICKNAME, CLIENT_IP).await;
         // Bad input too: errors are what tempts code to write things down.
         erna.send_raw("{not json");
         erna.send_json(serde_json::json!({"type": "offer", "sdp": "garbage"}));

@@ -13,6 +13,7 @@
 //! dead code.
 #![allow(dead_code, unused_imports)]
 
+pub mod canary;
 pub mod client;
 pub mod daemon;
 pub mod http;
