@@ -53,6 +53,9 @@ cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
 
 # The test's own copy, with its config and key on the FUNKRAUM partition.
 cp --sparse=always "$image" "$work/disk.raw"
+# As if written to a disk 1 GiB larger: the root file system must grow.
+image_mib=$(( $(stat -c %s "$image") / 1048576 ))
+truncate -s +1G "$work/disk.raw"
 cfg_start=$(sfdisk -d "$work/disk.raw" | sed -n 's/.*start= *\([0-9]*\),.*name="funkraum-config".*/\1/p')
 [ -n "$cfg_start" ] || { echo "no funkraum-config partition in $image" >&2; exit 1; }
 fat="$work/disk.raw@@$((cfg_start * 512))"
@@ -147,6 +150,12 @@ check "seccomp filter and no_new_privs are on" sh -c "[ '$(field Seccomp)/$(fiel
 check "memory is locked against swap (VmLck $(field VmLck))" sh -c "[ -n '$(field VmLck)' ] && [ '$(field VmLck)' != '0 kB' ]"
 score=$(ssh_vm 'systemd-analyze security funkraum.service 2>/dev/null' | sed -n 's/.*exposure level for funkraum.service: \([0-9.]*\).*/\1/p')
 echo "        exposure on the running appliance (systemd-analyze security): $score"
+root_grown() {
+    root_mib=$(ssh_vm 'df -B1M --output=size / | tail -n 1' | tr -d ' ')
+    echo "root file system: $root_mib MiB on a disk of $((image_mib + 1024)) MiB"
+    [ "$root_mib" -gt "$image_mib" ]
+}
+check "the root file system grew to fill the larger disk" root_grown
 check "the journal is in RAM only" ssh_vm '[ -d /run/log/journal ] && [ -z "$(ls -A /var/log/journal 2>/dev/null)" ]'
 errors_log_found() {
     ssh_vm 'funkraum errors --config /etc/funkraum/funkraum.toml' | grep -q ' /run/funkraum/errors.log'
