@@ -995,7 +995,16 @@ export function showRoom(app, conference, media) {
                 if (error.code !== 'removed') showFatal(t.errorHeading, errorText(t, error));
                 return;
             }
-            const text = errorText(t, error);
+            let text = errorText(t, error);
+            // The server's limit, when it names one, is the one that counts
+            // (the protocol's `settings` do not carry it).
+            const limit = error.code === 'invalid-chat' ? /at most (\d+) characters/.exec(error.message) : null;
+            if (limit) {
+                const max = Number(limit[1]);
+                conference.settings.chatMaxChars = max;
+                chatInput.maxLength = max;
+                text = t.chatTooLong(max);
+            }
             const chatRelated = (error.code === 'invalid-chat' || error.code === 'rate-limited')
                 && Date.now() - pendingChat.at < 5000;
             if (chatRelated) {
