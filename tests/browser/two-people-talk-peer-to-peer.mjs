@@ -52,6 +52,11 @@ async function assertDirect(ctx, two) {
         assert(pair.local.type !== 'relay' && pair.remote.type !== 'relay', `a direct pair is relayed: ${JSON.stringify(pair)}`);
     }
 
+    for (const p of two) {
+        const badge = await p.page.$eval('.direct-badge', (b) => !b.hasAttribute('hidden'));
+        assert(badge, `${p.name}'s room does not say the connection is direct`);
+    }
+
     // Media flows on the direct connection, and the server forwards none:
     // nothing arrives on either server connection, nothing goes to it.
     for (const p of two) {
@@ -105,6 +110,8 @@ scenario('two people talk peer to peer', { timeoutMs: 240_000 }, async (ctx) => 
     }
     const direct = await ada.page.evaluate(async () => /** @type {any} */ (window).funkraum.directStats());
     assert(direct === null, 'Ada still has a direct connection with three in the room');
+    const badge = await ada.page.$eval('.direct-badge', (b) => !b.hasAttribute('hidden'));
+    assert(!badge, 'Ada\'s room still says the connection is direct');
 
     // The third leaves: the two go back to peer to peer.
     await cy.page.click('.controls .leave');

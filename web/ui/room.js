@@ -88,6 +88,9 @@ export function showRoom(app, conference, media) {
     const tiles = h('div', { class: 'tiles', role: 'list', 'aria-label': t.participants });
     const count = h('span', { class: 'count' });
     const lockBadge = h('span', { class: 'lock-badge', hidden: true }, icon('lock'), t.roomLockedBadge);
+    // Peer to peer shows: the two browsers see each other's IP address.
+    const directBadge = h('span', { class: 'direct-badge', hidden: true, title: t.directExplained },
+        t.directBadge, h('span', { class: 'visually-hidden', text: `: ${t.directExplained}` }));
     const announcer = h('div', { class: 'visually-hidden', 'aria-live': 'polite' });
     const status = h('p', { class: 'room-status', role: 'status' });
     const notices = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
@@ -214,6 +217,7 @@ export function showRoom(app, conference, media) {
             h('h1', { text: t.roomHeading(conference.room) }),
             count,
             lockBadge,
+            directBadge,
             headerLinks),
         h('div', { class: 'room-body' },
             h('main', { class: 'stage' }, featured, tiles, status, soundButton, notices),
@@ -972,6 +976,7 @@ export function showRoom(app, conference, media) {
         }],
         ['mode', () => {
             page.dataset.mode = conference.direct ? 'p2p' : 'sfu';
+            directBadge.hidden = !conference.direct;
         }],
         ['muted', (e) => {
             notify(t.mutedBy(nameOf(e.detail.by)));
@@ -1039,6 +1044,7 @@ export function showRoom(app, conference, media) {
     let moderatorKnown = false;
     page.classList.toggle('is-moderator', conference.moderator);
     page.dataset.mode = conference.direct ? 'p2p' : 'sfu';
+    directBadge.hidden = !conference.direct;
     addTile(conference.id ?? '', false);
     for (const p of conference.participants.values()) addTile(p.id, false);
     for (const shown of conference.media.values()) {
