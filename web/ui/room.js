@@ -31,6 +31,7 @@ import { showDevicePicker } from './devices.js';
  * @property {number} unread        chat messages not seen yet
  * @property {string|null} lastSpeaker  the last remote participant who spoke
  * @property {boolean} startMutedNoticeShown
+ * @property {string} chatDraft     a message being written, kept across a redraw
  */
 
 /** @returns {RoomUi} */
@@ -42,6 +43,7 @@ export function newRoomUi() {
         unread: 0,
         lastSpeaker: null,
         startMutedNoticeShown: false,
+        chatDraft: '',
     };
 }
 
@@ -168,8 +170,9 @@ export function showRoom(app, conference, media) {
         name: 'chat',
         rows: '2',
         'aria-describedby': chatCounterId,
-        props: { maxLength: conference.settings.chatMaxChars },
+        props: { maxLength: conference.settings.chatMaxChars, value: ui.chatDraft },
     }));
+    ui.chatDraft = '';
     const chatCounter = h('p', { id: chatCounterId, class: 'hint chat-counter' });
     const chatError = h('p', { class: 'form-error chat-error', role: 'alert' });
     const chatForm = h('form', { class: 'chat-form stack-tight', novalidate: true },
@@ -1077,6 +1080,7 @@ export function showRoom(app, conference, media) {
             page.remove();
         },
         redraw() {
+            ui.chatDraft = chatInput.value;
             this.dispose(true);
             return showRoom(app, conference, media);
         },
