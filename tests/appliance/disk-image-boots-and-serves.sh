@@ -28,7 +28,8 @@ cleanup() {
     [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/boot-test-serial.log" 2>/dev/null || true
     if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
         kill "$qemu_pid" 2>/dev/null || true
-        sleep 1
+        i=0
+        while kill -0 "$qemu_pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
         kill -9 "$qemu_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
@@ -48,25 +49,19 @@ check() { # description command...
     fi
 }
 
-qemu=$("$repo/image/qemu.sh")
-ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
-cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
-
 # The test's own copy, with its config and key on the FUNKRAUM partition.
 cp --sparse=always "$image" "$work/disk.raw"
 # As if written to a disk 1 GiB larger: the root file system must grow.
 image_mib=$(( $(stat -c %s "$image") / 1048576 ))
 truncate -s +1G "$work/disk.raw"
-cfg_start=$(sfdisk -d "$work/disk.raw" | sed -n 's/.*start= *\([0-9]*\),.*name="funkraum-config".*/\1/p')
-[ -n "$cfg_start" ] || { echo "no funkraum-config partition in $image" >&2; exit 1; }
-fat="$work/disk.raw@@$((cfg_start * 512))"
+partition="$repo/image/funkraum-partition.sh $work/disk.raw"
 ssh-keygen -q -t ed25519 -N '' -C funkraum-boot-test -f "$work/key"
-mcopy -o -i "$fat" "$work/key.pub" ::/authorized_keys
-mcopy -i "$fat" ::/funkraum.toml "$work/funkraum.toml"
+$partition put "$work/key.pub" authorized_keys
+$partition get funkraum.toml "$work/funkraum.toml"
 # What an admin does before the first boot: fill in the operator.
 sed -i 's/^name = ""$/name = "Freifunk Boot Test e. V."/' "$work/funkraum.toml"
 grep -q 'Boot Test' "$work/funkraum.toml"
-mcopy -o -i "$fat" "$work/funkraum.toml" ::/funkraum.toml
+$partition put "$work/funkraum.toml" funkraum.toml
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -82,14 +77,9 @@ ssh_vm() {
 
 accel=${QEMU_ACCEL:-tcg}
 started=$(date +%s)
-timeout "$((boot_limit + 600))" "$qemu" \
-    -machine q35,accel="$accel" -cpu max -smp 2 -m 1024 -nodefaults -display none \
-    -drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
-    -drive if=pflash,format=raw,file="$work/vars.fd" \
-    -drive file="$work/disk.raw",format=raw,if=virtio \
-    -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=tcp:127.0.0.1:$closed_port-:2222,hostfwd=tcp:127.0.0.1:$turn_port-:3478,hostfwd=udp:127.0.0.1:$turn_port-:3478" \
-    -device virtio-net-pci,netdev=net0,romfile= \
-    -serial file:"$work/serial.log" &
+TIMEOUT=$((boot_limit + 600)) "$repo/image/boot-vm.sh" "$work/disk.raw" "$work/serial.log" \
+    "tcp:127.0.0.1:$http_port-:80" "tcp:127.0.0.1:$ssh_port-:22" \
+    "tcp:127.0.0.1:$closed_port-:2222" "tcp:127.0.0.1:$turn_port-:3478" &
 qemu_pid=$!
 
 healthy=""
