@@ -97,6 +97,7 @@ impl Server {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
             privacy: PrivacyFacts::from_config(&config),
+            log_counters: gate.counters.clone(),
         }));
         let (http_shutdown, shutdown_rx) = oneshot::channel::<()>();
         let service = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -32,7 +32,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
     videoMaxHeight: 720,
     videoMaxFramerate: 30,
     screenMaxFramerate: 5,
-    /** docs/config.md `rooms.chat_max_chars`; the server does not send it. */
+    /** docs/config.md `rooms.chat_max_chars`, until `joined.settings` says. */
     chatMaxChars: 2000,
 });
 

@@ -3,6 +3,7 @@
 
 mod assets;
 mod headers;
+mod metrics;
 pub mod privacy_page;
 
 use crate::privacy::PeerAddr;
@@ -24,12 +25,15 @@ pub struct HttpState {
     pub stats: Arc<SfuStats>,
     /// What /privacy states about this instance.
     pub privacy: PrivacyFacts,
+    /// What the logging gate withheld, for /metrics.
+    pub log_counters: Arc<crate::privacy::logging::LogCounters>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/privacy", get(privacy))
         .route("/ws", get(websocket))
         .route("/assets/{*path}", get(asset))

@@ -598,8 +598,9 @@ export function showRoom(app, conference, media) {
         const password = /** @type {HTMLInputElement} */ (h('input', {
             id: passwordId,
             name: 'room-password',
-            type: 'text',
-            autocomplete: 'off',
+            // Hidden: a moderator may be sharing the screen while typing it.
+            type: 'password',
+            autocomplete: 'new-password',
             spellcheck: 'false',
             maxlength: '64',
             'aria-describedby': lockErrorId,
@@ -1003,16 +1004,7 @@ export function showRoom(app, conference, media) {
                 if (error.code !== 'removed') showFatal(t.errorHeading, errorText(t, error));
                 return;
             }
-            let text = errorText(t, error);
-            // The server's limit, when it names one, is the one that counts
-            // (the protocol's `settings` do not carry it).
-            const limit = error.code === 'invalid-chat' ? /at most (\d+) characters/.exec(error.message) : null;
-            if (limit) {
-                const max = Number(limit[1]);
-                conference.settings.chatMaxChars = max;
-                chatInput.maxLength = max;
-                text = t.chatTooLong(max);
-            }
+            const text = errorText(t, error);
             const chatRelated = (error.code === 'invalid-chat' || error.code === 'rate-limited')
                 && Date.now() - pendingChat.at < 5000;
             if (chatRelated) {
