@@ -73,7 +73,7 @@ image: deb
 	image/build-disk.sh $(DEB) $(OUT)
 
 image-test: image
-	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw
+	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw $(DEB)
 
 clean:
 	rm -rf $(OUT)

@@ -8,7 +8,10 @@
 # RAM, and a port outside the ruleset stays closed. Prints the time from
 # starting qemu to the first healthy answer.
 #
-#   tests/appliance/disk-image-boots-and-serves.sh IMAGE.raw
+#   tests/appliance/disk-image-boots-and-serves.sh IMAGE.raw [FUNKRAUM.deb]
+#
+# With a .deb, it is installed over the running appliance as an upgrade
+# would be: the service comes back with the admin's configuration kept.
 #
 # Plain HTTP on port 80 for now; self-signed HTTPS on 443 once the TLS
 # listener is on main. Works on a copy of the image. qemu runs with user-mode networking and
@@ -16,6 +19,7 @@
 # Every wait is bounded; qemu is stopped on exit. TCG here: ~1-2 min.
 set -eu
 image=$(realpath "$1")
+deb=${2:+$(realpath "$2")}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
 failed=0
@@ -165,6 +169,26 @@ check "port 22 (in the ruleset) answers through the forwarded port" sh -c "banne
 check "port 2222 (not in the ruleset) stays closed from outside" sh -c "[ -z \"\$(python3 -c 'import socket;s=socket.create_connection((\"127.0.0.1\",$closed_port),5);s.settimeout(8)
 try: print(s.recv(64).decode())
 except OSError: print(\"\")' | tr -d '[:space:]')\" ]"
+
+upgraded_in_place() {
+    before=$(ssh_vm 'systemctl show -p MainPID --value funkraum.service')
+    scp -q -i "$work/key" -P "$ssh_port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null "$deb" root@127.0.0.1:/tmp/funkraum.deb
+    ssh_vm 'DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /tmp/funkraum.deb'
+    after=$(ssh_vm 'systemctl show -p MainPID --value funkraum.service')
+    echo "MainPID $before -> $after"
+    [ "$after" != "$before" ] && [ "$after" != 0 ]
+    i=0
+    until curl -fsS --max-time 3 "http://127.0.0.1:$http_port/privacy" -H 'Accept-Language: en' \
+        | grep -q 'Freifunk Boot Test e. V.'; do
+        i=$((i + 1))
+        [ $i -lt 30 ] || return 1
+        sleep 1
+    done
+}
+if [ -n "$deb" ]; then
+    check "an upgrade with the .deb restarts the service and keeps the configuration" upgraded_in_place
+fi
 
 # A hung daemon stops feeding the watchdog: systemd kills it and starts a
 # new one. SIGSTOP freezes it whole; after WatchdogSec (30 s) systemd sends
