@@ -516,9 +516,9 @@ impl Config {
             ));
         }
         let directory = t.acme_directory.as_str();
-        if !matches!(directory, "letsencrypt" | "letsencrypt-staging")
-            && !(directory.starts_with("https://") && directory.len() > "https://".len())
-        {
+        let named = matches!(directory, "letsencrypt" | "letsencrypt-staging");
+        let url = directory.len() > "https://".len() && directory.starts_with("https://");
+        if !(named || url) {
             return Err(err(
                 "acme_directory",
                 "must be \"letsencrypt\", \"letsencrypt-staging\" or an https:// URL".to_string(),

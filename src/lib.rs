@@ -14,6 +14,7 @@ pub mod room;
 pub mod server;
 pub mod sfu;
 pub mod signaling;
+pub mod tls;
 
 pub use config::Config;
 pub use server::Server;

@@ -94,7 +94,20 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("funkraum serving http://{}", server.http_addr);
+        println!("funkraum serving {}", server.url());
+        if let Some(store) = &server.certificates {
+            let status = store.status();
+            println!(
+                "TLS certificate ({}{}): SHA-256 {}",
+                status.mode,
+                if status.trusted {
+                    ""
+                } else {
+                    ", not trusted by browsers"
+                },
+                status.fingerprint_sha256
+            );
+        }
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;

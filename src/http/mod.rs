@@ -3,9 +3,15 @@
 
 mod assets;
 mod headers;
+mod https;
+mod redirect;
+
+pub use https::{STRICT_TRANSPORT_SECURITY, serve_connection, with_hsts};
+pub use redirect::redirect_router;
 
 use crate::sfu::SfuStats;
 use crate::signaling::{self, Hub};
+use crate::tls::CertStore;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
@@ -19,6 +25,8 @@ use std::sync::Arc;
 pub struct HttpState {
     pub hub: Arc<Hub>,
     pub stats: Arc<SfuStats>,
+    /// The certificate in service; `None` while TLS is off.
+    pub tls: Option<Arc<CertStore>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -76,6 +84,10 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "rooms": rooms,
         "participants": participants,
+        "tls": match &state.tls {
+            Some(store) => serde_json::to_value(store.status()).unwrap_or_default(),
+            None => serde_json::json!({ "mode": "off" }),
+        },
     });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
