@@ -1,0 +1,4 @@
+//! Shared test harness.
+pub mod captured_logs;
+pub mod pebble;
+pub mod tls;
