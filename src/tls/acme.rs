@@ -158,7 +158,7 @@ pub async fn run(settings: AcmeSettings, dir: StateDir, store: Arc<CertStore>) {
                 };
                 tracing::error!(
                     failures = driver.failures,
-                    retry_in_secs = wait.as_secs_f64(),
+                    retry_in_secs = (wait.as_millis() + 500) / 1000,
                     "ACME: getting a certificate failed: {e}; {keeping}"
                 );
                 tokio::time::sleep(wait).await;
@@ -268,7 +268,7 @@ impl Driver {
     }
 
     fn ca_error(&self, what: &str, e: instant_acme::Error) -> String {
-        format!("{what} {}: {e}", self.settings.directory_url)
+        format!("{what} {}: {}", self.settings.directory_url, chain(&e))
     }
 
     /// One complete order: challenges, finalization, download, storage.
@@ -304,8 +304,8 @@ impl Driver {
         };
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
-            let mut authorization =
-                authorization.map_err(|e| format!("cannot fetch an authorization: {e}"))?;
+            let mut authorization = authorization
+                .map_err(|e| format!("cannot fetch an authorization: {}", chain(&e)))?;
             match authorization.status {
                 AuthorizationStatus::Pending => {}
                 AuthorizationStatus::Valid => continue,
@@ -338,12 +338,12 @@ impl Driver {
             challenge
                 .set_ready()
                 .await
-                .map_err(|e| format!("the CA did not take the {name} challenge: {e}"))?;
+                .map_err(|e| format!("the CA did not take the {name} challenge: {}", chain(&e)))?;
         }
         let status = order
             .poll_ready(&RetryPolicy::new().timeout(Duration::from_secs(120)))
             .await
-            .map_err(|e| format!("waiting for validation: {e}"))?;
+            .map_err(|e| format!("waiting for validation: {}", chain(&e)))?;
         if status != OrderStatus::Ready {
             return Err(format!(
                 "validation failed ({status:?}){}",
@@ -353,11 +353,11 @@ impl Driver {
         let key_pem = order
             .finalize()
             .await
-            .map_err(|e| format!("finalizing the order: {e}"))?;
+            .map_err(|e| format!("finalizing the order: {}", chain(&e)))?;
         let chain_pem = order
             .poll_certificate(&RetryPolicy::new().timeout(Duration::from_secs(120)))
             .await
-            .map_err(|e| format!("downloading the certificate: {e}"))?;
+            .map_err(|e| format!("downloading the certificate: {}", chain(&e)))?;
         let cert = Certificate::from_pem(chain_pem.as_bytes(), key_pem.as_bytes())
             .map_err(|e| format!("the CA's certificate: {e}"))?;
         self.dir
@@ -368,6 +368,22 @@ impl Driver {
             .map_err(|e| format!("cannot store the certificate: {e}"))?;
         Ok(cert)
     }
+}
+
+/// An error with its causes ("client error (Connect): tcp connect error:
+/// Connection refused"): the top level alone rarely says what went wrong.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The CA's reasons, from the failed challenges of an invalid order.

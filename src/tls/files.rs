@@ -30,17 +30,20 @@ impl CertFiles {
     }
 }
 
+/// Watches for SIGHUP from now on (so a signal right after start is not
+/// lost, nor does it end the process).
+pub fn watch_hangup() -> Result<tokio::signal::unix::Signal, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup()).map_err(|e| format!("cannot watch for SIGHUP: {e}"))
+}
+
 /// Re-reads the files on every SIGHUP; a failed reload keeps the
 /// certificate in service and logs an error. Runs until aborted.
-pub async fn reload_on_hangup(files: CertFiles, store: Arc<CertStore>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot watch for SIGHUP, certificate files will not be reloaded: {e}");
-            return;
-        }
-    };
+pub async fn reload_on_hangup(
+    files: CertFiles,
+    store: Arc<CertStore>,
+    mut hangup: tokio::signal::unix::Signal,
+) {
     while hangup.recv().await.is_some() {
         match files.load() {
             Ok(cert) => {

@@ -68,7 +68,8 @@ impl Tls {
                 };
                 let cert = files.load()?;
                 let store = Arc::new(CertStore::new(config.mode, cert, true));
-                let task = tokio::spawn(files::reload_on_hangup(files, store.clone()));
+                let hangup = files::watch_hangup()?;
+                let task = tokio::spawn(files::reload_on_hangup(files, store.clone(), hangup));
                 (store, Some(task))
             }
             TlsMode::Acme => {

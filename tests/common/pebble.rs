@@ -47,6 +47,7 @@ impl PebbleOptions {
 pub struct Pebble {
     child: Option<Child>,
     dir: TempDir,
+    directory: SocketAddr,
     pub directory_url: String,
     pub management: SocketAddr,
     /// PEM of the CA that signed pebble's own HTTPS certificate: what the
@@ -57,10 +58,16 @@ pub struct Pebble {
 }
 
 impl Pebble {
+    /// Prepares and starts pebble; returns once its directory answers.
     pub async fn start(options: PebbleOptions) -> Pebble {
-        let pebble = which("pebble").unwrap_or_else(|| {
-            panic!("the tests need Debian's `pebble` (ACME test server): run `make test-deps`")
-        });
+        let mut pebble = Pebble::prepare(options);
+        pebble.run().await;
+        pebble
+    }
+
+    /// Writes pebble's certificates and configuration without starting it:
+    /// `directory_url` and `listener_ca_file` are known from here on.
+    pub fn prepare(options: PebbleOptions) -> Pebble {
         let dir = TempDir::new("pebble");
         // The listener's own certificate, from a CA made for this run.
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -100,13 +107,33 @@ impl Pebble {
         if let Some(v) = options.validity_secs {
             config["pebble"]["certificateValidityPeriod"] = v.into();
         }
-        let config_file = dir.path().join("pebble.json");
-        std::fs::write(&config_file, config.to_string()).unwrap();
-        let log_file = dir.path().join("pebble.log");
-        let log = std::fs::File::create(&log_file).unwrap();
+        std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
+        Pebble {
+            child: None,
+            directory: ([127, 0, 0, 1], listen_port).into(),
+            directory_url: format!("https://127.0.0.1:{listen_port}/dir"),
+            management,
+            listener_ca_file,
+            listener_ca_pem: ca.pem(),
+            log_file: dir.path().join("pebble.log"),
+            dir,
+        }
+    }
+
+    /// Starts the prepared pebble; returns once its directory answers.
+    pub async fn run(&mut self) {
+        assert!(self.child.is_none(), "pebble runs already");
+        let pebble = which("pebble").unwrap_or_else(|| {
+            panic!("the tests need Debian's `pebble` (ACME test server): run `make test-deps`")
+        });
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .unwrap();
         let child = Command::new(pebble)
             .arg("-config")
-            .arg(&config_file)
+            .arg(self.dir.path().join("pebble.json"))
             .arg("-strict=false")
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
@@ -115,20 +142,8 @@ impl Pebble {
             .stderr(log)
             .spawn()
             .expect("pebble starts");
-        let listener_ca_pem = ca.pem();
-        let pebble = Pebble {
-            child: Some(child),
-            dir,
-            directory_url: format!("https://127.0.0.1:{listen_port}/dir"),
-            management,
-            listener_ca_file,
-            listener_ca_pem,
-            log_file,
-        };
-        pebble
-            .wait_ready(([127, 0, 0, 1], listen_port).into())
-            .await;
-        pebble
+        self.child = Some(child);
+        self.wait_ready(self.directory).await;
     }
 
     async fn wait_ready(&self, directory: SocketAddr) {
