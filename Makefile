@@ -4,7 +4,7 @@
 #
 # Debian packages the tests need; installed when missing (as root), otherwise
 # the run stops naming them.
-TEST_DEBS := chromium firefox-esr
+TEST_DEBS := chromium firefox-esr pebble
 CARGO ?= cargo
 
 .PHONY: all build release test test-deps test-rust test-browser lint clean

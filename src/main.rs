@@ -128,8 +128,15 @@ fn init_logging(config: &Config) {
 async fn wait_for_shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    // SIGHUP (`systemctl reload`) re-reads the certificate files in
+    // tls.mode = "files" (the tls module listens for it); it never ends the
+    // process, whatever the mode.
+    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => {}
+        }
     }
 }
