@@ -84,8 +84,9 @@ impl AcmeSettings {
     }
 }
 
-/// The stored certificate for `settings`, if there is one that covers every
-/// configured name and has not expired.
+/// The stored certificate for `settings`, if there is one that has not
+/// expired. One that misses a configured name is still served (its names
+/// keep working) while the task orders a new one at once.
 pub fn load_stored(dir: &StateDir, settings: &AcmeSettings) -> Option<Certificate> {
     let cert = dir.read("cert.pem").ok()??;
     let key = dir.read("key.pem").ok()??;
@@ -101,7 +102,6 @@ pub fn load_stored(dir: &StateDir, settings: &AcmeSettings) -> Option<Certificat
     };
     if !cert.covers(&settings.names) {
         tracing::info!("the configured names changed; ordering a new certificate");
-        return None;
     }
     if cert.remaining(SystemTime::now()).is_zero() {
         tracing::info!("the stored ACME certificate has expired; ordering a new one");
@@ -294,10 +294,20 @@ impl Driver {
                 Err(_) => Identifier::Dns(n.clone()),
             })
             .collect();
-        let mut order = account
-            .new_order(&NewOrder::new(&identifiers))
-            .await
-            .map_err(|e| self.ca_error("the CA refused the order at", e))?;
+        let mut order = match account.new_order(&NewOrder::new(&identifiers)).await {
+            Ok(order) => order,
+            Err(e) => {
+                if account_gone(&e) {
+                    // The CA no longer knows the stored account (it was
+                    // deactivated, or the CA lost it): make a new one next time.
+                    let _ = std::fs::remove_file(self.dir.path().join("account.json"));
+                    tracing::warn!(
+                        "ACME: the CA does not know the stored account; a new one will be created"
+                    );
+                }
+                return Err(self.ca_error("the CA refused the order at", e));
+            }
+        };
         let challenge_type = match self.settings.challenge {
             AcmeChallenge::Http01 => ChallengeType::Http01,
             AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
@@ -368,6 +378,12 @@ impl Driver {
             .map_err(|e| format!("cannot store the certificate: {e}"))?;
         Ok(cert)
     }
+}
+
+/// Whether the CA says the account does not exist (RFC 8555 §7.3.1).
+fn account_gone(e: &instant_acme::Error) -> bool {
+    matches!(e, instant_acme::Error::Api(problem)
+        if problem.r#type.as_deref() == Some("urn:ietf:params:acme:error:accountDoesNotExist"))
 }
 
 /// An error with its causes ("client error (Connect): tcp connect error:
