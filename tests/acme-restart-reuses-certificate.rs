@@ -71,7 +71,6 @@ async fn restart_serves_the_stored_certificate_without_the_ca() {
     // The CA is back, but as a fresh pebble: new root, no accounts. A new
     // name is configured.
     pebble.run().await;
-    let mut config = config;
     config.tls.domains.push("127.0.0.1".into());
     let server = Server::start(config)
         .await
