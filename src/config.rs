@@ -20,6 +20,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
     pub log: LogConfig,
+    pub process: ProcessConfig,
     pub operator: OperatorConfig,
     pub tls: TlsConfig,
 }
@@ -115,12 +116,64 @@ impl SignalingConfig {
 pub struct LogConfig {
     /// error, warn, info, debug or trace: the level of funkraum's own events.
     pub level: LogLevel,
+    /// The level of other libraries' events (str0m, hyper, rustls, …).
+    pub third_party_level: LogLevel,
+    /// Where log events go: journald, stderr, or auto (journald when
+    /// started by systemd with its output in the journal).
+    pub output: LogOutput,
+    /// Hours an error-log entry (which may hold personal data) is kept.
+    pub retention_hours: u32,
+    /// RAM-backed directory for the error log file. Empty: systemd's
+    /// RuntimeDirectory, else $XDG_RUNTIME_DIR/funkraum, else memory only.
+    pub runtime_dir: String,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: LogLevel::Info,
+            third_party_level: LogLevel::Warn,
+            output: LogOutput::Auto,
+            retention_hours: 24,
+            runtime_dir: String::new(),
+        }
+    }
+}
+
+impl LogConfig {
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.retention_hours) * 3600)
+    }
+}
+
+/// The privacy promise: personal data in logs is gone after at most a day.
+pub const MAX_LOG_RETENTION_HOURS: u32 = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogOutput {
+    Auto,
+    Journald,
+    Stderr,
+}
+
+/// What the process does to itself at start (see src/hardening.rs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessConfig {
+    /// The user to switch to after binding the ports, when started as root.
+    /// If it does not exist, `nobody`.
+    pub user: String,
+    /// Lock all memory against swap (needs RLIMIT_MEMLOCK unlimited or
+    /// CAP_IPC_LOCK; without, a warning and no lock).
+    pub lock_memory: bool,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            user: "funkraum".into(),
+            lock_memory: true,
         }
     }
 }
@@ -460,6 +513,18 @@ impl Config {
                 "operator.url",
                 "must be an https:// or http:// address without spaces",
             ));
+        }
+        if self.log.retention_hours == 0 || self.log.retention_hours > MAX_LOG_RETENTION_HOURS {
+            return Err(err(
+                "log.retention_hours",
+                "must be between 1 and 24 (personal data in logs is gone within a day)",
+            ));
+        }
+        if !self.log.runtime_dir.is_empty() && !self.log.runtime_dir.starts_with('/') {
+            return Err(err("log.runtime_dir", "must be an absolute path"));
+        }
+        if self.process.user.is_empty() {
+            return Err(err("process.user", "must name a user"));
         }
         self.validate_tls()?;
         for a in &self.media.addresses {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod hardening;
 pub mod http;
 pub mod ids;
 pub mod privacy;

@@ -2,6 +2,7 @@
 //! `main` and the in-process tests.
 
 use crate::config::Config;
+use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
@@ -93,6 +94,7 @@ impl Server {
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
+            privacy: PrivacyFacts::from_config(&config),
             tls: certificates.clone(),
         }));
 
@@ -147,13 +149,6 @@ impl Server {
                 "TLS certificate in service"
             );
         }
-        tracing::info!(
-            http = %http_addr,
-            https = ?https_addrs,
-            redirect = ?redirect_addrs,
-            media = ?media_addrs,
-            "funkraum is serving"
-        );
         Ok(Server {
             http_addr,
             https_addrs,
@@ -177,6 +172,21 @@ impl Server {
             "https"
         };
         format!("{scheme}://{}", self.http_addr)
+    }
+
+    /// The addresses this server listens on and announces: not personal
+    /// when they appear in a log line.
+    pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
+        let mut ips = vec![self.http_addr.ip()];
+        ips.extend(self.https_addrs.iter().map(|a| a.ip()));
+        ips.extend(self.redirect_addrs.iter().map(|a| a.ip()));
+        ips.extend(self.media_addrs.iter().map(|a| a.ip()));
+        ips
+    }
+
+    /// What the service watchdog asks before it tells systemd all is well.
+    pub fn health_probe(&self) -> sfu::HealthProbe {
+        self.sfu.health_probe()
     }
 
     /// (rooms, participants) right now.

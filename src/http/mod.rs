@@ -4,20 +4,23 @@
 mod assets;
 mod headers;
 mod https;
+pub mod privacy_page;
 mod redirect;
 
 pub use https::{STRICT_TRANSPORT_SECURITY, serve_connection, with_hsts};
 pub use redirect::redirect_router;
 
+use crate::privacy::PeerAddr;
 use crate::sfu::SfuStats;
 use crate::signaling::{self, Hub};
 use crate::tls::CertStore;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use privacy_page::PrivacyFacts;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,6 +28,8 @@ use std::sync::Arc;
 pub struct HttpState {
     pub hub: Arc<Hub>,
     pub stats: Arc<SfuStats>,
+    /// What /privacy states about this instance.
+    pub privacy: PrivacyFacts,
     /// The certificate in service; `None` while TLS is off.
     pub tls: Option<Arc<CertStore>>,
 }
@@ -33,6 +38,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/privacy", get(privacy))
         .route("/ws", get(websocket))
         .route("/assets/{*path}", get(asset))
         .route("/{room}", get(room_page))
@@ -67,6 +73,29 @@ fn serve_file(path: &str) -> Response {
             .into_response(),
         None => not_found_response(),
     }
+}
+
+/// The privacy statement of this instance, in the language asked for by
+/// `?lang=` or else by the browser.
+async fn privacy(
+    State(state): State<Arc<HttpState>>,
+    RawQuery(query): RawQuery,
+    request_headers: HeaderMap,
+) -> Response {
+    let accept = request_headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = privacy_page::choose_lang(query.as_deref(), accept);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_LANGUAGE, lang.code()),
+            (header::VARY, "Accept-Language"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        privacy_page::render(&state.privacy, lang),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -119,7 +148,7 @@ async fn websocket(
     upgrade
         .max_message_size(limit * 2)
         .max_frame_size(limit * 2)
-        .on_upgrade(move |socket| signaling::serve(socket, hub, slot))
+        .on_upgrade(move |socket| signaling::serve(socket, PeerAddr::new(peer), hub, slot))
 }
 
 /// Browsers send Origin on WebSocket requests; a page of another site must

@@ -1,8 +1,40 @@
 //! The personal-data newtypes.
 
 use serde::{Serialize, Serializer};
+use std::cell::Cell;
 use std::fmt;
 use std::net::SocketAddr;
+
+thread_local! {
+    /// True while a log event of level ERROR is being written on this
+    /// thread (set by the logging gate): the only time personal values may
+    /// be formatted into a log line.
+    static REVEAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, personal types format their real values on this thread.
+/// Only the logging gate creates one, around writing an ERROR event.
+pub(crate) struct RevealForErrorEvent {
+    previous: bool,
+}
+
+impl RevealForErrorEvent {
+    pub(crate) fn start() -> Self {
+        RevealForErrorEvent {
+            previous: REVEAL.with(|r| r.replace(true)),
+        }
+    }
+}
+
+impl Drop for RevealForErrorEvent {
+    fn drop(&mut self) {
+        REVEAL.with(|r| r.set(self.previous));
+    }
+}
+
+fn revealing() -> bool {
+    REVEAL.with(|r| r.get())
+}
 
 macro_rules! personal_string {
     ($(#[$doc:meta])* $name:ident, $placeholder:literal) => {
@@ -13,6 +45,7 @@ macro_rules! personal_string {
         impl $name {
             /// Wraps an already validated value. Validation lives with the
             /// code that owns the rules (room::names).
+            #[allow(dead_code, reason = "chat text is built once chat exists")]
             pub(crate) fn from_validated(value: String) -> Self {
                 $name(value)
             }
@@ -24,15 +57,25 @@ macro_rules! personal_string {
             }
         }
 
+        /// Redacted, except inside an ERROR log event.
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($placeholder)
+                if revealing() {
+                    write!(f, "{:?}", self.0)
+                } else {
+                    f.write_str($placeholder)
+                }
             }
         }
 
+        /// Redacted, except inside an ERROR log event.
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($placeholder)
+                if revealing() {
+                    f.write_str(&self.0)
+                } else {
+                    f.write_str($placeholder)
+                }
             }
         }
 
@@ -58,6 +101,12 @@ personal_string!(
 );
 
 personal_string!(
+    /// A chat message's text.
+    ChatText,
+    "<chat text>"
+);
+
+personal_string!(
     /// A session description or ICE candidate from a browser: it lists the
     /// browser's IP addresses.
     Sdp,
@@ -80,15 +129,21 @@ impl PeerAddr {
     }
 }
 
+/// Redacted, except inside an ERROR log event.
 impl fmt::Debug for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<address>")
+        fmt::Display::fmt(self, f)
     }
 }
 
+/// Redacted, except inside an ERROR log event.
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<address>")
+        if revealing() {
+            write!(f, "{}", self.0)
+        } else {
+            f.write_str("<address>")
+        }
     }
 }
 
@@ -107,5 +162,20 @@ mod tests {
         }
         assert_eq!(n.expose_personal(), "Canary Nick");
         assert_eq!(serde_json::to_string(&r).unwrap(), "\"canary-room\"");
+    }
+
+    #[test]
+    fn values_show_only_while_an_error_event_is_written() {
+        let n = Nickname::from_validated("Canary Nick".into());
+        let a = PeerAddr::new("192.0.2.7:5555".parse().unwrap());
+        {
+            let _reveal = RevealForErrorEvent::start();
+            assert_eq!(format!("{n} {a}"), "Canary Nick 192.0.2.7:5555");
+            {
+                let _nested = RevealForErrorEvent::start();
+            }
+            assert_eq!(n.to_string(), "Canary Nick", "nesting restores, not clears");
+        }
+        assert_eq!(format!("{n} {a}"), "<nickname> <address>");
     }
 }

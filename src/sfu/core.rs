@@ -192,6 +192,10 @@ impl SfuCore {
                 candidate,
             } => self.client_candidate(participant, candidate.expose_personal(), now, net),
             Command::Leave { participant } => self.remove(participant),
+            Command::Ping(reply) => {
+                let _ = reply.send(());
+                return;
+            }
         }
         self.process_work(now, net);
     }
@@ -692,9 +696,13 @@ impl SfuCore {
         }
         let offer = match SdpOffer::from_sdp_string(sdp) {
             Ok(o) => o,
-            Err(e) => {
+            // Not `{e}`: str0m's parse error names a heap address
+            // ("PointerOffset(0x7f…)"), which is nothing for a participant
+            // and would hand anyone a hint past ASLR.
+            Err(_) => {
+                tracing::debug!(participant = ?pid, "refused an offer that does not parse");
                 p.tell(SfuEvent::BadSdp {
-                    reason: format!("The offer is not valid SDP: {e}"),
+                    reason: "The offer is not valid SDP.".into(),
                 });
                 return;
             }
@@ -732,9 +740,11 @@ impl SfuCore {
         };
         let answer = match SdpAnswer::from_sdp_string(sdp) {
             Ok(a) => a,
-            Err(e) => {
+            // Not `{e}`: see `client_offer`.
+            Err(_) => {
+                tracing::debug!(participant = ?pid, "refused an answer that does not parse");
                 p.tell(SfuEvent::BadSdp {
-                    reason: format!("The answer is not valid SDP: {e}"),
+                    reason: "The answer is not valid SDP.".into(),
                 });
                 return;
             }
@@ -1013,6 +1023,37 @@ mod tests {
         assert!(matches!(rx[0].try_recv(), Ok(SfuEvent::BadSdp { .. })));
         assert!(rx[1].try_recv().is_err());
         assert_eq!(core.participants.len(), 2);
+    }
+
+    #[test]
+    fn sdp_parse_errors_tell_the_sender_no_server_internals() {
+        let (mut core, mut rx) = core_with(&[1]);
+        let one = ParticipantId::from_u64(1);
+        let garbage = || crate::privacy::Sdp::from_validated("garbage".into());
+        let now = Instant::now();
+        core.handle_command(
+            now,
+            Command::Offer {
+                participant: one,
+                sdp: garbage(),
+            },
+            &mut NoNetwork,
+        );
+        core.handle_command(
+            now,
+            Command::Answer {
+                participant: one,
+                sdp: garbage(),
+            },
+            &mut NoNetwork,
+        );
+        for _ in 0..2 {
+            let Ok(SfuEvent::BadSdp { reason }) = rx[0].try_recv() else {
+                panic!("bad-sdp expected");
+            };
+            assert!(!reason.contains("0x"), "a heap address in {reason:?}");
+            assert!(reason.ends_with("is not valid SDP."), "{reason}");
+        }
     }
 
     #[test]

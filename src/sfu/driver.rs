@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,6 +38,13 @@ impl SfuHandle {
         self.commands.clone()
     }
 
+    /// A probe that tells whether the media thread still turns its loop.
+    pub fn health_probe(&self) -> HealthProbe {
+        HealthProbe {
+            commands: self.commands.clone(),
+        }
+    }
+
     /// Stops the media thread and waits for it.
     pub fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -52,6 +59,33 @@ impl SfuHandle {
 impl Drop for SfuHandle {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Asks the media thread for a sign of life (for the service watchdog).
+#[derive(Clone)]
+pub struct HealthProbe {
+    commands: mpsc::Sender<Command>,
+}
+
+impl HealthProbe {
+    /// Ok when the media thread answers a ping within `within`; otherwise
+    /// why not.
+    pub async fn check(&self, within: Duration) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        let asked = async {
+            self.commands
+                .send(Command::Ping(reply))
+                .await
+                .map_err(|_| "the media thread has ended".to_string())?;
+            answer
+                .await
+                .map_err(|_| "the media thread dropped the ping".to_string())
+        };
+        match tokio::time::timeout(within, asked).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("the media thread did not answer within {within:?}")),
+        }
     }
 }
 

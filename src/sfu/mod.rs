@@ -13,12 +13,12 @@ mod driver;
 mod forward;
 
 pub use addresses::MediaSockets;
-pub use driver::{SfuHandle, start};
+pub use driver::{HealthProbe, SfuHandle, start};
 
 use crate::ids::{ParticipantId, RoomId};
 use crate::privacy::Sdp;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// What signaling asks of the SFU.
 #[derive(Debug)]
@@ -46,6 +46,9 @@ pub enum Command {
     },
     /// The participant left; its tracks go away for everyone.
     Leave { participant: ParticipantId },
+    /// Liveness check for the service watchdog: the media thread answers
+    /// when it gets to it, which it does only while its loop turns.
+    Ping(oneshot::Sender<()>),
 }
 
 /// What the SFU tells one participant's signaling connection.

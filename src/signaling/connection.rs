@@ -9,7 +9,7 @@ use super::messages::{
 };
 use super::rate::{MessageRate, Verdict};
 use crate::ids::ParticipantId;
-use crate::privacy::Sdp;
+use crate::privacy::{Nickname, PeerAddr, RoomName, Sdp};
 use crate::room::names::{parse_nickname, parse_room_name};
 use crate::room::{JoinError, MediaState};
 use crate::sfu::{Command, SfuEvent};
@@ -40,7 +40,12 @@ enum Next {
 struct Connection {
     hub: Arc<Hub>,
     socket: WebSocket,
+    /// Personal: appears in logs only in ERROR events.
+    peer: PeerAddr,
     participant: Option<ParticipantId>,
+    /// Who this is, once joined: for ERROR events an admin must be able to
+    /// act on (abuse, failures). Redacted in every other event.
+    identity: Option<(RoomName, Nickname)>,
     /// The SFU dropped this participant on its own.
     media_failed: bool,
     outbox: Outbox,
@@ -50,7 +55,7 @@ struct Connection {
     pinged: bool,
 }
 
-pub async fn serve(socket: WebSocket, hub: Arc<Hub>, slot: ConnectionSlot) {
+pub async fn serve(socket: WebSocket, peer: PeerAddr, hub: Arc<Hub>, slot: ConnectionSlot) {
     let now = Instant::now();
     let (out_tx, mut out_rx) = mpsc::channel(OUTBOX_CAPACITY);
     let overflow = Arc::new(Notify::new());
@@ -59,7 +64,9 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, slot: ConnectionSlot) {
     let mut conn = Connection {
         hub,
         socket,
+        peer,
         participant: None,
+        identity: None,
         media_failed: false,
         outbox: Outbox {
             tx: out_tx,
@@ -137,18 +144,17 @@ impl Connection {
                 self.heard(now);
                 return Next::Continue;
             }
-            Some(Ok(Message::Binary(_))) => {
-                self.heard(now);
-                return self
-                    .refuse(SignalingError::BadMessage(
-                        "Binary frames are not part of the protocol; send JSON text.".into(),
-                    ))
-                    .await;
-            }
-            Some(Ok(Message::Text(t))) => t,
+            // A binary frame is refused, but only after the size and rate
+            // checks every frame goes through.
+            Some(Ok(Message::Binary(b))) => Err(b.len()),
+            Some(Ok(Message::Text(t))) => Ok(t),
         };
         self.heard(now);
-        if text.len() > self.hub.limits.max_message_bytes as usize {
+        let len = match &text {
+            Ok(t) => t.len(),
+            Err(len) => *len,
+        };
+        if len > self.hub.limits.max_message_bytes as usize {
             return self
                 .refuse(SignalingError::TooLarge {
                     limit: self.hub.limits.max_message_bytes,
@@ -161,8 +167,26 @@ impl Connection {
                 return self.refuse(SignalingError::RateLimited).await;
             }
             Verdict::Drop { notify: false } => return Next::Continue,
-            Verdict::Abuse => return Next::End(End::Close(close::RATE_LIMIT_ABUSED)),
+            Verdict::Abuse => {
+                // An admin may need to block the sender: this is one of the
+                // errors whose personal details the log keeps (for 24 h).
+                let (room, nickname) = self.identity.clone().unzip();
+                tracing::error!(
+                    peer = %self.peer,
+                    room = ?room,
+                    nickname = ?nickname,
+                    "signaling flood: more than ten times the message rate; connection closed"
+                );
+                return Next::End(End::Close(close::RATE_LIMIT_ABUSED));
+            }
         }
+        let Ok(text) = text else {
+            return self
+                .refuse(SignalingError::BadMessage(
+                    "Binary frames are not part of the protocol; send JSON text.".into(),
+                ))
+                .await;
+        };
         match ClientMessage::parse(text.as_str()) {
             Ok(message) => self.on_message(message, now).await,
             Err(e) => self.refuse(e).await,
@@ -269,6 +293,7 @@ impl Connection {
             }
         };
         self.participant = Some(id);
+        self.identity = Some((room.clone(), nickname.clone()));
         tracing::info!(participant = ?id, others = joined.others.len(), "joined a room");
         let reply = ServerMessage::Joined {
             version: PROTOCOL_VERSION,
@@ -314,8 +339,16 @@ impl Connection {
             }
             SfuEvent::BadSdp { reason } => self.refuse(SignalingError::BadSdp(reason)).await,
             SfuEvent::BadCandidate => self.refuse(SignalingError::BadCandidate).await,
-            SfuEvent::Failed { .. } => {
+            SfuEvent::Failed { reason } => {
                 self.media_failed = true;
+                let (room, nickname) = self.identity.clone().unzip();
+                tracing::error!(
+                    peer = %self.peer,
+                    room = ?room,
+                    nickname = ?nickname,
+                    participant = ?self.participant,
+                    "media session failed: {reason}"
+                );
                 self.refuse(SignalingError::MediaFailed).await
             }
         }

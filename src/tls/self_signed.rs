@@ -98,11 +98,9 @@ pub fn load_or_make(dir: &StateDir, names: &[String]) -> Result<Certificate, Str
         ("cert.pem", cert_pem.as_bytes()),
     ])
     .map_err(io)?;
-    tracing::info!(
-        reason,
-        names = ?names,
-        "made a new self-signed certificate"
-    );
+    // Without the names: they may hold IP addresses, which the log gate
+    // drops below ERROR until the server's own addresses are known.
+    tracing::info!(reason, "made a new self-signed certificate");
     Ok(cert)
 }
 

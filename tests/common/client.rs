@@ -1,0 +1,1077 @@
+//! A conference participant built on the `webrtc` crate, an implementation
+//! of WebRTC written by other people than str0m's: its own ICE, DTLS, SRTP
+//! and TURN client. It joins through the real signaling, publishes a
+//! synthetic Opus and a synthetic VP8 track, answers the server's offers and
+//! counts what it receives, per remote participant and kind.
+//!
+//! Negotiation follows docs/protocol.md ("Who offers what"): the client
+//! offers its own tracks once, right after `joined`; the server offers the
+//! others' tracks and the client answers. The server holds its first offer
+//! back until it has answered the client's (or for two seconds), so the
+//! client offering at once avoids a collision. Should one happen anyway,
+//! the client is polite as the protocol asks: it rolls back its offer,
+//! answers the server's and offers again. It never offers otherwise.
+
+use super::media::{self, Kind};
+use super::socket::{self, Ws};
+use futures_util::{SinkExt, StreamExt};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+
+/// How a test client behaves.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Publish a synthetic Opus track.
+    pub audio: bool,
+    /// Publish a synthetic VP8 track.
+    pub video: bool,
+    /// ICE transport policy `relay`: only TURN-relayed candidates, with the
+    /// TURN servers the server named in `joined.iceServers`.
+    pub relay_only: bool,
+    /// Send our ICE candidates as `candidate` messages (the server does not
+    /// need them, being ICE-lite, but browsers send them).
+    pub trickle: bool,
+    /// Answer the server's `ping` with `pong`.
+    pub answer_pings: bool,
+    /// Where the peer connection binds its UDP socket.
+    pub udp_bind: SocketAddr,
+    /// A VP8 keyframe every this many frames (besides the first frame and
+    /// one for every keyframe request). `None`: only those, so a keyframe
+    /// at a subscriber proves that its request reached the publisher.
+    pub keyframe_interval: Option<u64>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            audio: true,
+            video: true,
+            relay_only: false,
+            trickle: true,
+            answer_pings: true,
+            udp_bind: ([127, 0, 0, 1], 0).into(),
+            keyframe_interval: Some(media::KEYFRAME_INTERVAL),
+        }
+    }
+}
+
+/// One server-created m-line, as the latest server `offer` described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedTrack {
+    pub participant: String,
+    pub kind: Kind,
+}
+
+/// What one remote track delivered.
+#[derive(Debug, Clone, Default)]
+pub struct TrackStats {
+    pub packets: u64,
+    pub keyframes: u64,
+    pub first_packet: Option<Instant>,
+    pub last_packet: Option<Instant>,
+}
+
+/// A remote track that delivered media: whose, its SSRC, the track.
+type RemoteTrack = (OfferedTrack, u32, Arc<dyn TrackRemote>);
+
+/// Everything the client's tasks share with the test.
+#[derive(Default)]
+struct Shared {
+    own_id: String,
+    /// Every message from the server, in order.
+    log: Mutex<Vec<Value>>,
+    /// mid → track, from the latest server offer.
+    offered: Mutex<HashMap<String, OfferedTrack>>,
+    /// (participant, kind) → what arrived, summed over that participant's
+    /// tracks of that kind.
+    received: Mutex<BTreeMap<(String, Kind), TrackStats>>,
+    /// Things a user would call broken (own media echoed back, media on a
+    /// track signalled as someone else's, negotiation failures).
+    problems: Mutex<Vec<String>>,
+    /// The socket closed, with this close code.
+    closed: Mutex<Option<Option<u16>>>,
+    connection_state: Mutex<Option<RTCPeerConnectionState>>,
+    packets_sent: AtomicU64,
+    candidates_sent: AtomicU64,
+    /// PLI/FIR that reached our video publisher.
+    keyframe_requests: AtomicU64,
+    /// Remote tracks by publisher and kind, with their SSRC (for sending
+    /// keyframe requests the way a decoder would).
+    remote_tracks: Mutex<Vec<RemoteTrack>>,
+    /// Bumped on every server message and state change.
+    changed: Mutex<Option<watch::Sender<u64>>>,
+}
+
+impl Shared {
+    fn problem(&self, p: String) {
+        self.problems.lock().unwrap().push(p);
+    }
+}
+
+/// What goes out on the signaling socket.
+#[derive(Debug)]
+pub enum Outgoing {
+    Text(String),
+    Binary(Vec<u8>),
+    /// Close from our side.
+    Close,
+}
+
+pub struct TestClient {
+    pub id: String,
+    pub nickname: String,
+    /// The `joined` message.
+    pub joined: Value,
+    shared: Arc<Shared>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    pc: Arc<dyn PeerConnection>,
+    tasks: Vec<JoinHandle<()>>,
+    changed: watch::Receiver<u64>,
+}
+
+impl TestClient {
+    /// Joins `room` with default options, publishing audio and video.
+    pub async fn join(addr: SocketAddr, room: &str, nickname: &str) -> TestClient {
+        TestClient::join_with(addr, room, nickname, ClientOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{nickname} could not join {room}: {e}"))
+    }
+
+    /// Joins; a refused join returns the server's `error` message.
+    pub async fn join_with(
+        addr: SocketAddr,
+        room: &str,
+        nickname: &str,
+        options: ClientOptions,
+    ) -> Result<TestClient, Value> {
+        let mut ws = socket::connect_ws(socket::request(addr, None))
+            .await
+            .unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
+        let join = json!({
+            "type": "join", "version": 1, "room": room, "nickname": nickname,
+            "audio": options.audio, "video": options.video,
+        });
+        ws.send(Message::text(join.to_string()))
+            .await
+            .expect("send join");
+        let joined = loop {
+            let frame = tokio::time::timeout(socket::REPLY_WITHIN, ws.next())
+                .await
+                .expect("an answer to join within 5 s");
+            match frame {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("server sends JSON");
+                    match v["type"].as_str() {
+                        Some("joined") => break v,
+                        Some("error") => return Err(v),
+                        _ => panic!("unexpected reply to join: {v}"),
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("unexpected reply to join: {other:?}"),
+            }
+        };
+        let id = joined["id"]
+            .as_str()
+            .expect("joined carries our id")
+            .to_string();
+        let nickname = joined["nickname"].as_str().unwrap_or(nickname).to_string();
+
+        let (changed_tx, changed_rx) = watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            own_id: id.clone(),
+            changed: Mutex::new(Some(changed_tx)),
+            ..Shared::default()
+        });
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (track_tx, track_rx) = mpsc::unbounded_channel();
+
+        let handler = Arc::new(Handler {
+            shared: shared.clone(),
+            outgoing: options.trickle.then(|| out_tx.clone()),
+            tracks: track_tx,
+        });
+        let pc = build_peer_connection(&options, &joined, handler).await;
+
+        // The client's own tracks: send-only m-lines it creates.
+        let mut senders = Vec::new();
+        if options.audio {
+            senders.push(add_local_track(&pc, Kind::Audio).await);
+        }
+        if options.video {
+            senders.push(add_local_track(&pc, Kind::Video).await);
+        }
+
+        let (answered_tx, answered_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(route_tracks(
+            pc.clone(),
+            shared.clone(),
+            track_rx,
+        )));
+        tasks.push(tokio::spawn(signaling(
+            ws,
+            pc.clone(),
+            shared.clone(),
+            out_rx,
+            options.clone(),
+            !senders.is_empty(),
+            answered_tx,
+        )));
+        if !senders.is_empty() {
+            tasks.push(tokio::spawn(publish(
+                shared.clone(),
+                senders,
+                answered_rx,
+                options.keyframe_interval,
+            )));
+        }
+        Ok(TestClient {
+            id,
+            nickname,
+            joined,
+            shared,
+            outgoing: out_tx,
+            pc,
+            tasks,
+            changed: changed_rx,
+        })
+    }
+
+    // ---- what the client saw ----------------------------------------
+
+    /// Every message the server sent so far (after `joined`).
+    pub fn messages(&self) -> Vec<Value> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// A position in the message log, for "what came after this".
+    pub fn mark(&self) -> usize {
+        self.shared.log.lock().unwrap().len()
+    }
+
+    pub fn messages_since(&self, mark: usize) -> Vec<Value> {
+        self.shared.log.lock().unwrap()[mark..].to_vec()
+    }
+
+    /// Waits until a message after `mark` satisfies `pred`; returns it.
+    pub async fn wait_message_since(
+        &mut self,
+        mark: usize,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let shared = self.shared.clone();
+        self.wait_until(within, what, || {
+            shared.log.lock().unwrap()[mark..]
+                .iter()
+                .find(|v| pred(v))
+                .cloned()
+        })
+        .await
+    }
+
+    /// Packets received from `participant`'s tracks of `kind`.
+    pub fn received(&self, participant: &str, kind: Kind) -> u64 {
+        self.stats(participant, kind).packets
+    }
+
+    pub fn stats(&self, participant: &str, kind: Kind) -> TrackStats {
+        self.shared
+            .received
+            .lock()
+            .unwrap()
+            .get(&(participant.to_string(), kind))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Everyone we received anything from, with packet counts.
+    pub fn received_all(&self) -> BTreeMap<(String, Kind), u64> {
+        self.shared
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.packets))
+            .collect()
+    }
+
+    /// The server-created m-lines of the latest server offer.
+    pub fn offered_tracks(&self) -> HashMap<String, OfferedTrack> {
+        self.shared.offered.lock().unwrap().clone()
+    }
+
+    /// Keyframe requests (PLI/FIR) that reached our video publisher.
+    pub fn keyframe_requests(&self) -> u64 {
+        self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Sends a PLI for `participant`'s video, as a decoder that lost the
+    /// picture would. False if no such track has delivered media yet.
+    pub async fn request_keyframe(&self, participant: &str) -> bool {
+        let track = self
+            .shared
+            .remote_tracks
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t.participant == participant && t.kind == Kind::Video)
+            .map(|(_, ssrc, track)| (*ssrc, track.clone()));
+        let Some((ssrc, track)) = track else {
+            return false;
+        };
+        track
+            .write_rtcp(vec![super::keyframes::pli(ssrc)])
+            .await
+            .is_ok()
+    }
+
+    /// ICE candidates trickled to the server as `candidate` messages.
+    pub fn candidates_sent(&self) -> u64 {
+        self.shared.candidates_sent.load(Ordering::Relaxed)
+    }
+
+    pub fn packets_sent(&self) -> u64 {
+        self.shared.packets_sent.load(Ordering::Relaxed)
+    }
+
+    /// Failures seen by the client's tasks; a test asserts this is empty.
+    pub fn problems(&self) -> Vec<String> {
+        self.shared.problems.lock().unwrap().clone()
+    }
+
+    pub fn assert_no_problems(&self) {
+        let problems = self.problems();
+        assert!(
+            problems.is_empty(),
+            "{} ({}) ran into problems: {problems:#?}",
+            self.nickname,
+            self.id
+        );
+    }
+
+    /// The close code, once the server closed the socket.
+    pub fn closed(&self) -> Option<Option<u16>> {
+        *self.shared.closed.lock().unwrap()
+    }
+
+    pub fn connection_state(&self) -> Option<RTCPeerConnectionState> {
+        *self.shared.connection_state.lock().unwrap()
+    }
+
+    /// Waits until `probe` returns something; fails the test with `what`
+    /// after `within`. Wakes on every server message and every 20 ms (media
+    /// counters change too often to signal each packet).
+    pub async fn wait_until<T>(
+        &mut self,
+        within: Duration,
+        what: &str,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(t) = probe() {
+                return t;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "{} ({}) waited {within:?} for {what}; received {:?}; problems {:?}; \
+                     last messages {:?}",
+                    self.nickname,
+                    self.id,
+                    self.received_all(),
+                    self.problems(),
+                    last_types(&self.messages()),
+                );
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(20), self.changed.changed()).await;
+        }
+    }
+
+    /// Waits until at least `packets` of `kind` arrived from `participant`.
+    pub async fn wait_media_from(
+        &mut self,
+        participant: &str,
+        kind: Kind,
+        packets: u64,
+        within: Duration,
+    ) {
+        let what = format!("{packets} {kind} packets from {participant}");
+        let shared = self.shared.clone();
+        let key = (participant.to_string(), kind);
+        self.wait_until(within, &what, || {
+            let r = shared.received.lock().unwrap();
+            (r.get(&key).map_or(0, |s| s.packets) >= packets).then_some(())
+        })
+        .await;
+    }
+
+    // ---- what the client does ---------------------------------------
+
+    /// Sends a text frame as it is.
+    pub fn send_raw(&self, text: impl Into<String>) {
+        let _ = self.outgoing.send(Outgoing::Text(text.into()));
+    }
+
+    pub fn send_json(&self, value: Value) {
+        self.send_raw(value.to_string());
+    }
+
+    pub fn send_binary(&self, data: Vec<u8>) {
+        let _ = self.outgoing.send(Outgoing::Binary(data));
+    }
+
+    /// Waits until the server closed the signaling socket; its close code.
+    pub async fn wait_closed(&mut self, within: Duration) -> Option<u16> {
+        let shared = self.shared.clone();
+        self.wait_until(within, "the server to close the socket", || {
+            *shared.closed.lock().unwrap()
+        })
+        .await
+    }
+
+    /// Leaves as the protocol says (`leave`; the server closes with 1000),
+    /// then closes the peer connection.
+    pub async fn leave(mut self) {
+        self.send_json(json!({"type": "leave"}));
+        let code = self.wait_closed(socket::REPLY_WITHIN).await;
+        assert_eq!(code, Some(1000), "leave is answered with close 1000");
+        self.shutdown().await;
+    }
+
+    /// Goes away without a word: the socket (no close frame) and the media
+    /// just end, as when a laptop lid closes.
+    pub async fn vanish(self) {
+        self.shutdown().await;
+    }
+
+    /// Ends only the media session (the peer connection), keeping the
+    /// signaling connection open and answering pings.
+    pub async fn close_media(&self) {
+        let _ = self.pc.close().await;
+    }
+
+    /// Stops the peer connection and every task of this client.
+    pub async fn shutdown(mut self) {
+        let _ = self.pc.close().await;
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for TestClient {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn last_types(log: &[Value]) -> Vec<String> {
+    log.iter()
+        .rev()
+        .take(8)
+        .rev()
+        .map(|v| match v["type"].as_str() {
+            Some("error") => format!("error {}", v["code"]),
+            Some(t) => t.to_string(),
+            None => v.to_string(),
+        })
+        .collect()
+}
+
+// ---- the peer connection ------------------------------------------------
+
+fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "audio/opus".to_owned(),
+        clock_rate: 48000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn vp8() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "video/VP8".to_owned(),
+        clock_rate: 90000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+async fn build_peer_connection(
+    options: &ClientOptions,
+    joined: &Value,
+    handler: Arc<Handler>,
+) -> Arc<dyn PeerConnection> {
+    // Only what browsers are sure to decode, as the server expects.
+    let mut media_engine = MediaEngine::default();
+    media_engine
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus(),
+                payload_type: 111,
+            },
+            RtpCodecKind::Audio,
+        )
+        .expect("register Opus");
+    media_engine
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: vp8(),
+                payload_type: 96,
+            },
+            RtpCodecKind::Video,
+        )
+        .expect("register VP8");
+    let registry = register_default_interceptors(Registry::new(), &mut media_engine)
+        .expect("default interceptors");
+    let registry = super::keyframes::deliver_keyframe_requests(registry);
+
+    let mut config = RTCConfigurationBuilder::new();
+    if options.relay_only {
+        config = config
+            .with_ice_servers(ice_servers(joined))
+            .with_ice_transport_policy(RTCIceTransportPolicy::Relay);
+    }
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config.build())
+        .with_media_engine(media_engine)
+        .with_interceptor_registry(registry)
+        .with_handler(handler)
+        .with_udp_addrs(vec![options.udp_bind])
+        .build()
+        .await
+        .expect("a webrtc peer connection builds");
+    Arc::new(pc)
+}
+
+/// `joined.iceServers` in the webrtc crate's shape.
+pub fn ice_servers(joined: &Value) -> Vec<RTCIceServer> {
+    joined["iceServers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| RTCIceServer {
+            urls: match &s["urls"] {
+                Value::String(u) => vec![u.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|u| u.as_str().map(String::from))
+                    .collect(),
+                _ => vec![],
+            },
+            username: s["username"].as_str().unwrap_or_default().to_string(),
+            credential: s["credential"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// A local track the client writes RTP into.
+struct LocalTrack {
+    kind: Kind,
+    ssrc: u32,
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+}
+
+async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack {
+    let ssrc: u32 = rand::random();
+    let (codec, codec_kind) = match kind {
+        Kind::Audio => (opus(), RtpCodecKind::Audio),
+        Kind::Video => (vp8(), RtpCodecKind::Video),
+    };
+    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        "test-client".to_owned(),
+        format!("test-client-{kind}"),
+        format!("synthetic {kind}"),
+        codec_kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )));
+    let transceiver = pc
+        .add_transceiver_from_track(
+            track.clone() as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .expect("add a send-only transceiver");
+    let sender = transceiver
+        .sender()
+        .await
+        .expect("transceiver is alive")
+        .expect("a track-backed transceiver has a sender");
+    LocalTrack {
+        kind,
+        ssrc,
+        track,
+        sender,
+    }
+}
+
+/// The callbacks of the webrtc crate. Written out rather than through
+/// `#[async_trait]` (the shape that macro produces), to need no extra crate.
+struct Handler {
+    shared: Arc<Shared>,
+    outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+}
+
+type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+impl PeerConnectionEventHandler for Handler {
+    fn on_ice_candidate<'life0, 'async_trait>(
+        &'life0 self,
+        event: RTCPeerConnectionIceEvent,
+    ) -> BoxFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let Some(out) = &self.outgoing else {
+                return;
+            };
+            if let Ok(init) = event.candidate.to_json() {
+                let m = json!({"type": "candidate", "candidate": init.candidate});
+                if out.send(Outgoing::Text(m.to_string())).is_ok() {
+                    self.shared.candidates_sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    }
+
+    fn on_connection_state_change<'life0, 'async_trait>(
+        &'life0 self,
+        state: RTCPeerConnectionState,
+    ) -> BoxFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            *self.shared.connection_state.lock().unwrap() = Some(state);
+            bump(&self.shared);
+        })
+    }
+
+    fn on_track<'life0, 'async_trait>(
+        &'life0 self,
+        track: Arc<dyn TrackRemote>,
+    ) -> BoxFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        // Runs on the connection's driver: hand the track on, do no work here.
+        Box::pin(async move {
+            let _ = self.tracks.send(track);
+        })
+    }
+}
+
+fn bump(shared: &Shared) {
+    if let Some(tx) = &*shared.changed.lock().unwrap() {
+        tx.send_modify(|n| *n += 1);
+    }
+}
+
+// ---- the client's tasks -------------------------------------------------
+
+/// Owns the signaling socket: sends what the test and the handler queue,
+/// and handles what the server sends (offers, answers, pings).
+async fn signaling(
+    mut ws: Ws,
+    pc: Arc<dyn PeerConnection>,
+    shared: Arc<Shared>,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    options: ClientOptions,
+    publishes: bool,
+    answered: watch::Sender<bool>,
+) {
+    // Our one offer: the tracks we publish.
+    let mut offer_pending = false;
+    if publishes {
+        match make_offer(&pc).await {
+            Ok(sdp) => {
+                offer_pending = true;
+                let m = json!({"type": "offer", "sdp": sdp});
+                if ws.send(Message::text(m.to_string())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => shared.problem(format!("cannot create our offer: {e}")),
+        }
+    }
+    loop {
+        tokio::select! {
+            out = outgoing.recv() => {
+                let frame = match out {
+                    Some(Outgoing::Text(t)) => Message::text(t),
+                    Some(Outgoing::Binary(b)) => Message::binary(b),
+                    Some(Outgoing::Close) | None => {
+                        let _ = ws.close(None).await;
+                        set_closed(&shared, None);
+                        return;
+                    }
+                };
+                if ws.send(frame).await.is_err() {
+                    set_closed(&shared, None);
+                    return;
+                }
+            }
+            incoming = ws.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(frame))) => {
+                        set_closed(&shared, frame.map(|f| u16::from(f.code)));
+                        return;
+                    }
+                    None | Some(Err(_)) => {
+                        set_closed(&shared, None);
+                        return;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else {
+                    shared.problem(format!("the server sent text that is not JSON: {text}"));
+                    continue;
+                };
+                shared.log.lock().unwrap().push(v.clone());
+                match v["type"].as_str() {
+                    Some("offer") => {
+                        if offer_pending {
+                            // A collision: be polite (docs/protocol.md).
+                            if let Err(e) = rollback(&pc).await {
+                                shared.problem(format!("rollback after a collision failed: {e}"));
+                            }
+                        }
+                        remember_offered(&shared, &v);
+                        match answer(&pc, &v).await {
+                            Ok(sdp) => {
+                                let m = json!({"type": "answer", "sdp": sdp});
+                                if ws.send(Message::text(m.to_string())).await.is_err() {
+                                    set_closed(&shared, None);
+                                    return;
+                                }
+                            }
+                            Err(e) => shared.problem(format!("cannot answer the server's offer: {e}")),
+                        }
+                        if offer_pending {
+                            match make_offer(&pc).await {
+                                Ok(sdp) => {
+                                    let m = json!({"type": "offer", "sdp": sdp});
+                                    let _ = ws.send(Message::text(m.to_string())).await;
+                                }
+                                Err(e) => shared.problem(format!("cannot offer again: {e}")),
+                            }
+                        }
+                    }
+                    Some("answer") => {
+                        if !offer_pending {
+                            shared.problem("an answer arrived but we had not offered".into());
+                        } else {
+                            offer_pending = false;
+                            let sdp = v["sdp"].as_str().unwrap_or_default().to_string();
+                            let applied = match RTCSessionDescription::answer(sdp) {
+                                Ok(d) => pc.set_remote_description(d).await,
+                                Err(e) => Err(e),
+                            };
+                            match applied {
+                                Ok(()) => {
+                                    let _ = answered.send(true);
+                                }
+                                Err(e) => shared.problem(format!("the server's answer does not apply: {e}")),
+                            }
+                        }
+                    }
+                    Some("ping") if options.answer_pings => {
+                        let _ = ws.send(Message::text(json!({"type": "pong"}).to_string())).await;
+                    }
+                    _ => {}
+                }
+                bump(&shared);
+            }
+        }
+    }
+}
+
+fn set_closed(shared: &Shared, code: Option<u16>) {
+    shared.closed.lock().unwrap().get_or_insert(code);
+    bump(shared);
+}
+
+async fn make_offer(pc: &Arc<dyn PeerConnection>) -> webrtc::error::Result<String> {
+    let offer = pc.create_offer(None).await?;
+    pc.set_local_description(offer).await?;
+    let local = pc
+        .local_description()
+        .await
+        .expect("a local description after setting one");
+    Ok(local.sdp)
+}
+
+async fn rollback(pc: &Arc<dyn PeerConnection>) -> webrtc::error::Result<()> {
+    pc.set_local_description(RTCSessionDescription::rollback(None)?)
+        .await
+}
+
+async fn answer(pc: &Arc<dyn PeerConnection>, offer: &Value) -> webrtc::error::Result<String> {
+    let sdp = offer["sdp"].as_str().unwrap_or_default().to_string();
+    pc.set_remote_description(RTCSessionDescription::offer(sdp)?)
+        .await?;
+    let answer = pc.create_answer(None).await?;
+    pc.set_local_description(answer).await?;
+    let local = pc
+        .local_description()
+        .await
+        .expect("a local description after setting one");
+    Ok(local.sdp)
+}
+
+/// Records `offer.tracks`: which participant each server m-line carries.
+fn remember_offered(shared: &Shared, offer: &Value) {
+    let mut offered = HashMap::new();
+    for t in offer["tracks"].as_array().into_iter().flatten() {
+        let (Some(mid), Some(participant), Some(kind)) = (
+            t["mid"].as_str(),
+            t["participant"].as_str(),
+            t["kind"].as_str().and_then(Kind::parse),
+        ) else {
+            shared.problem(format!("a malformed entry in offer.tracks: {t}"));
+            continue;
+        };
+        if participant == shared.own_id {
+            shared.problem(format!("the server offered us our own {kind} (mid {mid})"));
+        }
+        offered.insert(
+            mid.to_string(),
+            OfferedTrack {
+                participant: participant.to_string(),
+                kind,
+            },
+        );
+    }
+    *shared.offered.lock().unwrap() = offered;
+}
+
+/// For each remote track: find its mid, look up whose it is, count packets.
+async fn route_tracks(
+    pc: Arc<dyn PeerConnection>,
+    shared: Arc<Shared>,
+    mut tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+) {
+    while let Some(track) = tracks.recv().await {
+        let mid = mid_of(&pc, &track).await;
+        let offered = mid
+            .as_ref()
+            .and_then(|m| shared.offered.lock().unwrap().get(m).cloned());
+        let Some(offered) = offered else {
+            shared.problem(format!(
+                "media arrived on an m-line no server offer described (mid {mid:?})"
+            ));
+            continue;
+        };
+        tokio::spawn(count_packets(track, offered, shared.clone()));
+    }
+}
+
+async fn mid_of(pc: &Arc<dyn PeerConnection>, track: &Arc<dyn TrackRemote>) -> Option<String> {
+    // Addresses as integers: raw pointers may not live across an await.
+    let wanted = Arc::as_ptr(track) as *const () as usize;
+    for t in pc.get_transceivers().await {
+        let Ok(Some(receiver)) = t.receiver().await else {
+            continue;
+        };
+        if Arc::as_ptr(receiver.track()) as *const () as usize == wanted {
+            return t.mid().await.ok().flatten();
+        }
+    }
+    None
+}
+
+async fn count_packets(track: Arc<dyn TrackRemote>, offered: OfferedTrack, shared: Arc<Shared>) {
+    let key = (offered.participant.clone(), offered.kind);
+    if let Some(&ssrc) = track.ssrcs().await.first() {
+        shared
+            .remote_tracks
+            .lock()
+            .unwrap()
+            .push((offered.clone(), ssrc, track.clone()));
+    }
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            continue;
+        };
+        let now = Instant::now();
+        match media::publisher_of(&packet.payload) {
+            Some(p) if p == shared.own_id => {
+                shared.problem(format!("we received our own {} back", offered.kind));
+            }
+            Some(p) if p != offered.participant => {
+                shared.problem(format!(
+                    "{}'s media arrived on a track signalled as {}'s",
+                    p, offered.participant
+                ));
+            }
+            Some(_) => {}
+            None => shared.problem("a packet without the synthetic tag arrived".into()),
+        }
+        let keyframe = offered.kind == Kind::Video && media::vp8_is_keyframe(&packet.payload);
+        let mut received = shared.received.lock().unwrap();
+        let s = received.entry(key.clone()).or_default();
+        s.packets += 1;
+        s.keyframes += u64::from(keyframe);
+        s.first_packet.get_or_insert(now);
+        s.last_packet = Some(now);
+    }
+}
+
+/// Writes the synthetic tracks, one packet per track every 20 ms, once the
+/// server has answered our offer.
+async fn publish(
+    shared: Arc<Shared>,
+    tracks: Vec<LocalTrack>,
+    mut answered: watch::Receiver<bool>,
+    keyframe_interval: Option<u64>,
+) {
+    if answered.wait_for(|a| *a).await.is_err() {
+        return;
+    }
+    // Keyframe requests for the video track, answered with the next frame.
+    let keyframe_wanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut listeners = Vec::new();
+    for t in tracks.iter().filter(|t| t.kind == Kind::Video) {
+        let (track, shared, wanted) = (t.track.clone(), shared.clone(), keyframe_wanted.clone());
+        listeners.push(AbortOnDrop(tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                    continue;
+                };
+                let n = packets
+                    .iter()
+                    .filter(|p| super::keyframes::is_keyframe_request(p.as_ref()))
+                    .count() as u64;
+                if n > 0 {
+                    shared.keyframe_requests.fetch_add(n, Ordering::Relaxed);
+                    wanted.store(true, Ordering::Relaxed);
+                }
+            }
+        })));
+    }
+    // The negotiated payload type of each track.
+    let mut pts = Vec::new();
+    for t in &tracks {
+        let params = match t.sender.get_parameters().await {
+            Ok(p) => p,
+            Err(e) => {
+                shared.problem(format!("no send parameters for {}: {e}", t.kind));
+                return;
+            }
+        };
+        let wanted = match t.kind {
+            Kind::Audio => "audio/opus",
+            Kind::Video => "video/vp8",
+        };
+        let Some(pt) = params
+            .rtp_parameters
+            .codecs
+            .iter()
+            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(wanted))
+            .map(|c| c.payload_type)
+        else {
+            shared.problem(format!("the server did not accept {wanted}"));
+            return;
+        };
+        pts.push(pt);
+    }
+    let own = shared.own_id.clone();
+    let mut seq: u16 = rand::random();
+    let mut frame: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / media::PACKETS_PER_SECOND));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        for (t, &pt) in tracks.iter().zip(&pts) {
+            let (payload, timestamp) = match t.kind {
+                Kind::Audio => (media::opus_payload(&own), (frame * 960) as u32),
+                Kind::Video => {
+                    let keyframe = frame == 0
+                        || keyframe_interval.is_some_and(|n| frame.is_multiple_of(n))
+                        || keyframe_wanted.swap(false, Ordering::Relaxed);
+                    (
+                        media::vp8_payload(&own, frame as u16, keyframe),
+                        (frame * 1800) as u32,
+                    )
+                }
+            };
+            let packet = rtp::packet::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: t.kind == Kind::Video,
+                    payload_type: pt,
+                    sequence_number: seq,
+                    timestamp,
+                    ssrc: t.ssrc,
+                    ..Default::default()
+                },
+                payload: payload.into(),
+            };
+            if t.track.write_rtp(packet).await.is_ok() {
+                shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        seq = seq.wrapping_add(1);
+        frame += 1;
+    }
+}
+
+/// Ends a helper task together with the task that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
