@@ -19,6 +19,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
+    pub turn: TurnConfig,
     pub log: LogConfig,
     pub process: ProcessConfig,
     pub operator: OperatorConfig,
@@ -108,6 +109,74 @@ impl SignalingConfig {
     }
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// Run the built-in TURN server.
+    pub enabled: bool,
+    /// Where TURN listens, UDP and TCP: "auto" (the IP http.listen is on)
+    /// or an IP address.
+    pub address: ListenIp,
+    pub port: u16,
+    /// Ports of relay sockets (one per allocation), inclusive.
+    pub relay_port_min: u16,
+    pub relay_port_max: u16,
+    /// Seconds a participant's TURN credential is valid at most; it is
+    /// revoked earlier, when the participant leaves.
+    pub credential_lifetime_secs: u64,
+    /// Relay allocations on this server at the same time.
+    pub max_allocations: u32,
+    /// Relay allocations one participant's credential may hold.
+    pub max_allocations_per_credential: u32,
+    /// Bytes per second one allocation may relay, in each direction.
+    pub allocation_bytes_per_second: u64,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            enabled: true,
+            address: ListenIp::Auto,
+            port: 3478,
+            relay_port_min: 49152,
+            relay_port_max: 65535,
+            credential_lifetime_secs: 28_800,
+            max_allocations: 1000,
+            max_allocations_per_credential: 10,
+            allocation_bytes_per_second: 2_500_000,
+        }
+    }
+}
+
+/// "auto" or an IP address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ListenIp {
+    Auto,
+    Ip(IpAddr),
+}
+
+impl TryFrom<String> for ListenIp {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(ListenIp::Auto);
+        }
+        s.parse()
+            .map(ListenIp::Ip)
+            .map_err(|_| format!("\"{s}\" is neither \"auto\" nor an IP address"))
+    }
+}
+
+impl From<ListenIp> for String {
+    fn from(l: ListenIp) -> String {
+        match l {
+            ListenIp::Auto => "auto".to_string(),
+            ListenIp::Ip(ip) => ip.to_string(),
+        }
     }
 }
 
@@ -469,6 +538,59 @@ impl Config {
                 "must be greater than signaling.ping_after_secs",
             ));
         }
+        let t = &self.turn;
+        if t.enabled {
+            if t.port == 0 {
+                return Err(err("turn.port", "must be between 1 and 65535"));
+            }
+            if t.relay_port_min == 0 || t.relay_port_min > t.relay_port_max {
+                return Err(err(
+                    "turn.relay_port_min",
+                    "must be at least 1 and at most turn.relay_port_max",
+                ));
+            }
+            if (t.relay_port_min..=t.relay_port_max).contains(&t.port) {
+                return Err(err(
+                    "turn.relay_port_min",
+                    "the relay port range must not contain turn.port",
+                ));
+            }
+            if (t.relay_port_min..=t.relay_port_max).contains(&self.media.port) {
+                return Err(err(
+                    "turn.relay_port_min",
+                    "the relay port range must not contain media.port",
+                ));
+            }
+            if t.credential_lifetime_secs < 60 || t.credential_lifetime_secs > 86_400 {
+                return Err(err(
+                    "turn.credential_lifetime_secs",
+                    "must be between 60 and 86400",
+                ));
+            }
+            if t.max_allocations == 0 {
+                return Err(err("turn.max_allocations", "must be at least 1"));
+            }
+            if t.max_allocations_per_credential == 0
+                || t.max_allocations_per_credential > t.max_allocations
+            {
+                return Err(err(
+                    "turn.max_allocations_per_credential",
+                    "must be at least 1 and at most turn.max_allocations",
+                ));
+            }
+            if t.allocation_bytes_per_second < 16_000 {
+                return Err(err(
+                    "turn.allocation_bytes_per_second",
+                    "must be at least 16000 (one audio stream needs a few kB/s)",
+                ));
+            }
+            if let ListenIp::Ip(ip) = t.address
+                && (ip.is_multicast()
+                    || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()))
+            {
+                return Err(err("turn.address", &format!("cannot listen on {ip}")));
+            }
+        }
         let o = &self.operator;
         let texts = [
             ("operator.name", &o.name, OperatorConfig::MAX_NAME, false),
@@ -722,6 +844,46 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("signaling.timeout_secs"));
         let e = Config::from_toml_str("[media]\naddresses = [\"0.0.0.0\"]\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("media.addresses"));
+    }
+
+    #[test]
+    fn turn_keys_are_checked() {
+        let e = Config::from_toml_str("[turn]\naddress = \"nowhere\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("turn.address"));
+        let c = Config::from_toml_str("[turn]\naddress = \"::\"\n").unwrap();
+        assert_eq!(c.turn.address, ListenIp::Ip("::".parse().unwrap()));
+        for (text, key) in [
+            ("[turn]\nport = 0\n", "turn.port"),
+            (
+                "[turn]\nrelay_port_min = 60000\nrelay_port_max = 50000\n",
+                "turn.relay_port_min",
+            ),
+            (
+                "[turn]\nrelay_port_min = 3000\nrelay_port_max = 4000\n",
+                "turn.relay_port_min",
+            ),
+            (
+                "[turn]\ncredential_lifetime_secs = 5\n",
+                "turn.credential_lifetime_secs",
+            ),
+            ("[turn]\nmax_allocations = 0\n", "turn.max_allocations"),
+            (
+                "[turn]\nmax_allocations_per_credential = 2000\n",
+                "turn.max_allocations_per_credential",
+            ),
+            (
+                "[turn]\nallocation_bytes_per_second = 10\n",
+                "turn.allocation_bytes_per_second",
+            ),
+            ("[turn]\naddress = \"224.0.0.1\"\n", "turn.address"),
+            ("[turn]\nenable = false\n", "turn.enable"),
+        ] {
+            let e = Config::from_toml_str(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}");
+        }
+        // Switched off, its other keys are not in the way.
+        let c = Config::from_toml_str("[turn]\nenabled = false\nport = 0\n").unwrap();
+        assert!(!c.turn.enabled);
     }
 
     #[test]

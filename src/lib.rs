@@ -16,6 +16,7 @@ pub mod server;
 pub mod sfu;
 pub mod signaling;
 pub mod tls;
+pub mod turn;
 
 pub use config::Config;
 pub use server::Server;

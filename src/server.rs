@@ -1,14 +1,15 @@
 //! Starting and stopping everything: the composition root shared by
 //! `main` and the in-process tests.
 
-use crate::config::Config;
+use crate::config::{Config, ListenIp, TlsMode};
 use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
 use crate::tls::{self, CertStore, ConnectionHandler, FirstBytes, Tls, TlsConnection};
+use crate::turn::{self, TurnService};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -31,6 +32,7 @@ pub struct Server {
     pub stats: Arc<SfuStats>,
     /// The certificate in service (`None` while TLS is off).
     pub certificates: Option<Arc<CertStore>>,
+    turn: Option<TurnService>,
     hub: Arc<Hub>,
     sfu: SfuHandle,
     tls: Option<Tls>,
@@ -52,7 +54,7 @@ impl std::error::Error for StartError {}
 impl Server {
     /// Binds every socket and starts serving. Must run inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let tls_on = config.tls.mode != crate::config::TlsMode::Off;
+        let tls_on = config.tls.mode != TlsMode::Off;
         // Every listener is bound before anything starts, so a port in use
         // stops the start with the key to change.
         let mut plain = None;
@@ -85,12 +87,27 @@ impl Server {
         let sfu = sfu::start(sockets)
             .map_err(|e| StartError(format!("cannot start the media thread: {e}")))?;
         let media_addrs = sfu.announced.clone();
-        let hub = Arc::new(Hub::new(
+        let turn = if config.turn.enabled {
+            let settings = turn_settings(&config, http_addr, &media_addrs);
+            let listen = settings.listen;
+            Some(turn::start(settings).await.map_err(|e| {
+                StartError(format!(
+                    "cannot start TURN on {listen} (turn.address, turn.port): {e}"
+                ))
+            })?)
+        } else {
+            None
+        };
+        let mut hub = Hub::new(
             config.limits.clone(),
             config.signaling.clone(),
             sfu.commands(),
             Vec::new(),
-        ));
+        );
+        if let Some(t) = &turn {
+            hub = hub.with_turn(t.issuer());
+        }
+        let hub = Arc::new(hub);
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
@@ -116,7 +133,10 @@ impl Server {
         } else if let (Some(tls), Some(store)) = (&tls, &certificates) {
             let hsts_store = store.clone();
             let app = http::with_hsts(app, move || hsts_store.trusted());
-            let handler = Arc::new(Connections { app });
+            let handler = Arc::new(Connections {
+                app,
+                turn: turn.as_ref().map(TurnService::stream_server),
+            });
             for listener in https {
                 tasks.push(tokio::spawn(tls::listener::serve(
                     listener,
@@ -156,6 +176,7 @@ impl Server {
             media_addrs,
             stats: sfu.stats.clone(),
             certificates,
+            turn,
             hub,
             sfu,
             tls,
@@ -174,6 +195,11 @@ impl Server {
         format!("{scheme}://{}", self.http_addr)
     }
 
+    /// The built-in TURN server, if `turn.enabled`.
+    pub fn turn(&self) -> Option<&TurnService> {
+        self.turn.as_ref()
+    }
+
     /// The addresses this server listens on and announces: not personal
     /// when they appear in a log line.
     pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
@@ -181,6 +207,9 @@ impl Server {
         ips.extend(self.https_addrs.iter().map(|a| a.ip()));
         ips.extend(self.redirect_addrs.iter().map(|a| a.ip()));
         ips.extend(self.media_addrs.iter().map(|a| a.ip()));
+        if let Some(t) = &self.turn {
+            ips.push(t.udp_addr.ip());
+        }
         ips
     }
 
@@ -210,7 +239,80 @@ impl Server {
                 tracing::debug!("a listener did not stop within 2 s");
             }
         }
+        if let Some(turn) = self.turn.take() {
+            turn.stop();
+        }
         self.sfu.stop();
+    }
+}
+
+/// The TURN server's settings: the `[turn]` section plus what the HTTP
+/// listener and the SFU bound.
+///
+/// Where TURN listens with `turn.address = "auto"`: on the IP of
+/// `http.listen`. In the zero-config start that is 127.0.0.1 — the server
+/// is for a developer's own browser, only local pages can obtain
+/// credentials, so listening on every interface would only expose a port
+/// to the network for nobody's benefit. A server that serves its web page
+/// to the network (http.listen on 0.0.0.0 or a public address) serves TURN
+/// there too.
+///
+/// A server whose web listener (`http.listen`, or the first
+/// `tls.https_listen` with TLS on) is on port 0 (tests) gets an ephemeral
+/// TURN port too, so servers running side by side never collide.
+pub fn turn_settings(
+    config: &Config,
+    http_addr: SocketAddr,
+    media_addrs: &[SocketAddr],
+) -> turn::Settings {
+    let t = &config.turn;
+    let ip = match t.address {
+        ListenIp::Auto => http_addr.ip(),
+        ListenIp::Ip(ip) => ip,
+    };
+    let web_port = match config.tls.mode {
+        TlsMode::Off => config.http.listen.port(),
+        _ => config.tls.https_listen.first().map_or(0, SocketAddr::port),
+    };
+    let port = if web_port == 0 { 0 } else { t.port };
+    // The relay talks to the SFU: it lives on the first media address
+    // (the host's public address in production, loopback in development).
+    let relay_announced = media_addrs
+        .first()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let local = turn::host_addresses();
+    let relay_bind = if local.contains(&relay_announced) {
+        relay_announced
+    } else if relay_announced.is_ipv4() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    };
+    // Browsers need an address they can reach: the listening IP, or when
+    // that is a wildcard, the first address announced for media.
+    let url_ip = if ip.is_unspecified() {
+        relay_announced
+    } else {
+        ip
+    };
+    turn::Settings {
+        listen: SocketAddr::new(ip, port),
+        url_host: url_ip.to_string(),
+        relay_announced,
+        relay_bind,
+        relay_ports: (t.relay_port_min, t.relay_port_max),
+        media: media_addrs.to_vec(),
+        // `rooms.p2p` (docs/protocol.md, issue 8) is not in the config yet;
+        // until it is, the relay reaches only the SFU. Then: p2p = rooms.p2p.
+        p2p: false,
+        credential_lifetime: std::time::Duration::from_secs(t.credential_lifetime_secs),
+        max_credentials: config.limits.max_participants as usize,
+        limits: turn::Limits {
+            max_allocations: t.max_allocations as usize,
+            max_allocations_per_credential: t.max_allocations_per_credential as usize,
+            bytes_per_second: t.allocation_bytes_per_second,
+        },
     }
 }
 
@@ -237,39 +339,66 @@ fn bind(addr: SocketAddr, what: &str, key: &str) -> Result<TcpListener, StartErr
 
 /// What runs inside an HTTPS connection once its TLS handshake is done.
 ///
-/// This is the seam for TURN over TLS on port 443: a client that agreed
-/// `h2` or `http/1.1` by ALPN is a browser; any other is sniffed by its
-/// first bytes (both HTTP and STUN clients speak first). A STUN message is
-/// a TURN client (browsers send no ALPN for TURNS), and is to be handed —
-/// with the bytes already read, via `Rewind` — to the TURN server here.
+/// This is where HTTPS and TURN over TLS share port 443. A client that
+/// agreed `h2` or `http/1.1` by ALPN is a browser loading pages or opening
+/// signaling; one that agreed `stun.turn` (RFC 7443) is a TURN client. Any
+/// other is sniffed by its first bytes — both HTTP and STUN clients speak
+/// first, and browsers' TURN-over-TLS clients send no ALPN: a STUN message
+/// goes to the TURN server with the bytes already read, anything that
+/// starts like an HTTP request to the router.
 struct Connections {
     app: axum::Router,
+    /// `None` while `turn.enabled` is off: STUN on 443 is then closed.
+    turn: Option<turn::StreamServer>,
 }
 
-/// How long an HTTPS client without ALPN may stay silent before its first
+/// How long a TLS client without ALPN may stay silent before its first
 /// bytes.
 const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ConnectionHandler for Connections {
     async fn handle(&self, connection: TlsConnection) {
-        let TlsConnection { stream, peer, alpn } = connection;
+        let TlsConnection {
+            stream,
+            peer,
+            local,
+            alpn,
+        } = connection;
         let peer_addr = peer.expose_personal();
-        if matches!(alpn.as_deref(), Some(b"h2" | b"http/1.1")) {
-            http::serve_connection(stream, peer_addr, self.app.clone()).await;
-            return;
+        match alpn.as_deref() {
+            Some(b"h2" | b"http/1.1") => {
+                return http::serve_connection(stream, peer_addr, self.app.clone()).await;
+            }
+            Some(tls::listener::STUN_TURN_ALPN) => {
+                return self.serve_turn(stream, peer_addr, local, Vec::new()).await;
+            }
+            _ => {}
         }
         match tls::listener::sniff(stream, FIRST_BYTES_TIMEOUT).await {
             Ok((FirstBytes::Http, stream)) => {
                 http::serve_connection(stream, peer_addr, self.app.clone()).await;
             }
-            Ok((FirstBytes::Stun, _stream)) => {
-                // No TURN server yet: close.
-                tracing::debug!(%peer, "STUN over TLS refused: TURN is not built in yet");
+            Ok((FirstBytes::Stun, stream)) => {
+                let (stream, already_read) = stream.into_parts();
+                self.serve_turn(stream, peer_addr, local, already_read)
+                    .await;
             }
             Ok((FirstBytes::Other, _)) => {
                 tracing::debug!(%peer, "closed a TLS connection speaking neither HTTP nor STUN");
             }
             Err(e) => tracing::debug!(%peer, "no first bytes on a TLS connection: {e}"),
+        }
+    }
+}
+
+impl Connections {
+    async fn serve_turn<S>(&self, stream: S, peer: SocketAddr, local: SocketAddr, read: Vec<u8>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        match &self.turn {
+            Some(turn) => turn.serve(stream, peer, local, read).await,
+            None => tracing::debug!("TURN over TLS refused: turn.enabled is off"),
         }
     }
 }

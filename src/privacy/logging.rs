@@ -47,7 +47,12 @@ pub fn init(
     let counters = Arc::new(LogCounters::default());
     let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::from_level(level(config.third_party_level)).into())
-        .parse_lossy(format!("funkraum={}", config.level.as_str()));
+        // The TURN crates name client and peer addresses in their warnings
+        // and debug events: only their errors are worth passing to the gate.
+        .parse_lossy(format!(
+            "funkraum={},turn_server_proto=error,stun_proto=error,turn_types=error",
+            config.level.as_str()
+        ));
     let use_journald = match config.output {
         LogOutput::Journald => true,
         LogOutput::Stderr => false,

@@ -301,7 +301,7 @@ impl Connection {
             room,
             nickname,
             participants: joined.others.iter().map(ParticipantView::from).collect(),
-            ice_servers: self.hub.ice_servers.clone(),
+            ice_servers: self.hub.ice_servers_for(id),
         };
         if let Next::End(e) = self.send(&reply).await {
             return Next::End(e);

@@ -42,6 +42,8 @@ pub struct Hub {
     pub signaling: SignalingConfig,
     pub sfu: mpsc::Sender<Command>,
     pub ice_servers: Vec<IceServer>,
+    /// The built-in TURN server's credentials, one per participant.
+    turn: Option<crate::turn::Issuer>,
 }
 
 impl Hub {
@@ -66,7 +68,28 @@ impl Hub {
             signaling,
             sfu,
             ice_servers,
+            turn: None,
         }
+    }
+
+    /// Hands out per-participant credentials of the built-in TURN server.
+    pub fn with_turn(mut self, issuer: crate::turn::Issuer) -> Self {
+        self.turn = Some(issuer);
+        self
+    }
+
+    /// `joined.iceServers` for a participant: the configured ones, then a
+    /// fresh credential of the built-in TURN server (revoked in `leave`).
+    pub fn ice_servers_for(&self, id: ParticipantId) -> Vec<IceServer> {
+        let mut servers = self.ice_servers.clone();
+        if let Some(ice) = self.turn.as_ref().and_then(|t| t.issue(id)) {
+            servers.push(IceServer {
+                urls: ice.urls,
+                username: Some(ice.username),
+                credential: Some(ice.credential),
+            });
+        }
+        servers
     }
 
     fn lock(&self) -> MutexGuard<'_, HubState> {
@@ -138,6 +161,9 @@ impl Hub {
 
     /// Leaves the room (idempotent) and tells the others.
     pub fn leave(&self, id: ParticipantId) {
+        if let Some(turn) = &self.turn {
+            turn.revoke(id);
+        }
         let mut state = self.lock();
         state.outboxes.remove(&id);
         if let Some(left) = state.registry.leave(id) {

@@ -32,6 +32,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+/// ALPN protocol id of TURN over TLS (RFC 7443).
+pub const STUN_TURN_ALPN: &[u8] = b"stun.turn";
+
 /// A client gets this long for its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,8 +42,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TlsConnection {
     pub stream: tokio_rustls::server::TlsStream<TcpStream>,
     pub peer: PeerAddr,
-    /// The ALPN protocol agreed in the handshake (`h2`, `http/1.1`), if the
-    /// client asked for one.
+    /// The address the connection was accepted on.
+    pub local: std::net::SocketAddr,
+    /// The ALPN protocol agreed in the handshake (`h2`, `http/1.1`,
+    /// `stun.turn`), if the client asked for one.
     pub alpn: Option<Vec<u8>>,
 }
 
@@ -78,6 +83,9 @@ pub async fn serve<H: ConnectionHandler>(
             }
         };
         let peer = PeerAddr::new(peer);
+        let Ok(local) = tcp.local_addr() else {
+            continue;
+        };
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         connections.spawn(async move {
@@ -100,7 +108,14 @@ pub async fn serve<H: ConnectionHandler>(
                 tracing::debug!("answered an ACME TLS-ALPN-01 validation");
                 return;
             }
-            handler.handle(TlsConnection { stream, peer, alpn }).await;
+            handler
+                .handle(TlsConnection {
+                    stream,
+                    peer,
+                    local,
+                    alpn,
+                })
+                .await;
         });
     }
 }

@@ -115,15 +115,22 @@ fn state_error(config: &TlsConfig, e: std::io::Error) -> String {
 }
 
 /// rustls for the HTTPS listeners: TLS 1.3 and 1.2, aws-lc-rs, the store
-/// choosing the certificate, ALPN h2 and http/1.1 (plus acme-tls/1 when
-/// TLS-ALPN-01 validation is configured).
+/// choosing the certificate, ALPN h2, http/1.1 and stun.turn (plus
+/// acme-tls/1 when TLS-ALPN-01 validation is configured).
 fn server_config(store: Arc<CertStore>, config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
     let mut server = ServerConfig::builder_with_provider(cert::provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS setup: {e}"))?
         .with_no_client_auth()
         .with_cert_resolver(store);
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // A client offering ALPN but none of these fails the handshake, so
+    // TURN clients that name `stun.turn` are accepted too (the connection
+    // handler routes them).
+    server.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        listener::STUN_TURN_ALPN.to_vec(),
+    ];
     if config.mode == TlsMode::Acme && config.acme_challenge == AcmeChallenge::TlsAlpn01 {
         server.alpn_protocols.push(store::ACME_TLS_ALPN.to_vec());
     }

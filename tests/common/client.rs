@@ -63,6 +63,9 @@ pub struct ClientOptions {
     /// one for every keyframe request). `None`: only those, so a keyframe
     /// at a subscriber proves that its request reached the publisher.
     pub keyframe_interval: Option<u64>,
+    /// With `relay_only`: these TURN servers instead of `joined.iceServers`
+    /// (a test that puts a proxy between client and server).
+    pub ice_servers: Option<Vec<RTCIceServer>>,
 }
 
 impl Default for ClientOptions {
@@ -75,6 +78,7 @@ impl Default for ClientOptions {
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
             keyframe_interval: Some(media::KEYFRAME_INTERVAL),
+            ice_servers: None,
         }
     }
 }
@@ -562,7 +566,12 @@ async fn build_peer_connection(
     let mut config = RTCConfigurationBuilder::new();
     if options.relay_only {
         config = config
-            .with_ice_servers(ice_servers(joined))
+            .with_ice_servers(
+                options
+                    .ice_servers
+                    .clone()
+                    .unwrap_or_else(|| ice_servers(joined)),
+            )
             .with_ice_transport_policy(RTCIceTransportPolicy::Relay);
     }
     let pc = PeerConnectionBuilder::new()

@@ -24,6 +24,8 @@ pub mod sdp;
 pub mod server;
 pub mod socket;
 pub mod tls;
+pub mod turn_client;
+pub mod turn_tcp_proxy;
 
 pub use client::{ClientOptions, TestClient};
 pub use media::Kind;
