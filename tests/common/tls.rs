@@ -41,6 +41,13 @@ pub fn client_pinning(fingerprint: &str) -> Arc<ClientConfig> {
     pinned(Some(fingerprint.to_string()))
 }
 
+/// As [`client_pinning`], offering exactly `alpn` (nothing when empty).
+pub fn client_pinning_alpn(fingerprint: &str, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let mut config = (*pinned(Some(fingerprint.to_string()))).clone();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
 /// A client that accepts any certificate: for looking at what is served.
 pub fn client_accepting_any() -> Arc<ClientConfig> {
     pinned(None)
@@ -277,7 +284,7 @@ impl Drop for TempDir {
 
 /// A configuration on loopback with TLS in `mode`: HTTPS on `https_port`
 /// and the port-80 listener on `http_port` (0: any free port), media on
-/// 127.0.0.1, state in `state_dir`.
+/// 127.0.0.1, state in `state_dir`, TURN off.
 pub fn tls_config(mode: TlsMode, state_dir: &Path, https_port: u16, http_port: u16) -> Config {
     let mut config = Config::default();
     config.media.port = 0;
@@ -286,6 +293,9 @@ pub fn tls_config(mode: TlsMode, state_dir: &Path, https_port: u16, http_port: u
     config.tls.state_dir = state_dir.to_owned();
     config.tls.https_listen = vec![(Ipv4Addr::LOCALHOST, https_port).into()];
     config.tls.http_listen = vec![(Ipv4Addr::LOCALHOST, http_port).into()];
+    // Off unless a test is about it: with a fixed HTTPS port TURN would
+    // take its fixed port 3478.
+    config.turn.enabled = false;
     config
 }
 
