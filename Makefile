@@ -1,13 +1,29 @@
 # funkraum — build, test and package.
 #
-#   make test     the whole test suite (installs what it needs from Debian/npm)
+#   make test        the whole test suite (installs what it needs from Debian/npm)
+#   make deb         image/out/funkraum_<version>_amd64.deb (lintian-checked)
+#   make oci         image/out/funkraum-oci.tar, an OCI image archive
+#   make image       image/out/funkraum.raw and .qcow2, the bootable appliance
+#                    (SSH_PUBKEY=~/.ssh/id_ed25519.pub for root's SSH login)
+#   make image-test  boot that image in qemu and check the running appliance
 #
 # Debian packages the tests need; installed when missing (as root), otherwise
 # the run stops naming them.
-TEST_DEBS := chromium firefox-esr pebble
+TEST_DEBS := chromium firefox-esr pebble strace util-linux
 CARGO ?= cargo
+# Where cargo puts binaries (CARGO_TARGET_DIR, as cargo itself reads it).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+# Debian packages for building and checking the appliance (image/, tests/appliance/).
+APPLIANCE_DEBS := dpkg-dev lintian mmdebstrap umoci skopeo runc dosfstools mtools \
+	fdisk e2fsprogs qemu-utils ovmf nftables iproute2 iputils-ping openssh-client \
+	curl python3 systemd
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+OUT := image/out
+DEB := $(OUT)/funkraum_$(VERSION)_amd64.deb
 
 .PHONY: all build release test test-deps test-rust test-browser lint clean
+.PHONY: appliance-deps deb oci image image-test test-appliance
 
 all: build
 
@@ -17,7 +33,7 @@ build:
 release:
 	$(CARGO) build --release
 
-test: test-deps lint test-rust test-browser
+test: test-deps lint test-rust test-browser test-appliance
 
 # Installs missing Debian packages and the browser driver (puppeteer-core,
 # pinned in tests/browser/package-lock.json). Never downloads a browser.
@@ -36,6 +52,30 @@ test-rust:
 test-browser: build
 	node tests/browser/run-all.mjs
 
+# The appliance: sandbox score, firewall, package, container, disk image
+# booted in qemu. Each script prints its checks and "N passed, N failed".
+test-appliance: appliance-deps build
+	tests/appliance/unit-is-sandboxed.sh $(TARGET_DIR)/debug/funkraum
+	tests/appliance/firewall-opens-only-funkraum-ports.sh
+	$(MAKE) oci image-test
+
+appliance-deps:
+	@./tests/install-deps.sh $(APPLIANCE_DEBS)
+
+deb: appliance-deps release
+	image/build-deb.sh $(TARGET_DIR)/release/funkraum $(OUT)
+
+oci: deb
+	image/build-oci.sh $(DEB) $(OUT)
+	tests/appliance/oci-image-runs-and-is-healthy.sh $(OUT)/funkraum-oci.tar
+
+image: deb
+	image/build-disk.sh $(DEB) $(OUT)
+
+image-test: image
+	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw
+
 clean:
+	rm -rf $(OUT)
 	$(CARGO) clean
 	rm -rf tests/browser/node_modules

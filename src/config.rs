@@ -19,6 +19,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
+    pub rooms: RoomsConfig,
     pub turn: TurnConfig,
     pub log: LogConfig,
     pub process: ProcessConfig,
@@ -110,6 +111,52 @@ impl SignalingConfig {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }
+}
+
+/// What happens inside a room: peer-to-peer for two, chat, and the
+/// community-uplink defaults the client applies (docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomsConfig {
+    /// Two participants alone in a room send media browser to browser.
+    pub p2p: bool,
+    /// A joiner starts with microphone and camera off when the room already
+    /// has this many participants (0: always).
+    pub start_muted_after: u32,
+    /// Largest video height the client sends, in pixels.
+    pub video_max_height: u32,
+    /// Highest camera frame rate the client sends.
+    pub video_max_framerate: u32,
+    /// Highest screen-sharing frame rate the client sends.
+    pub screen_max_framerate: u32,
+    /// Chat messages a room keeps for people who join later (0: none).
+    pub chat_history: u32,
+    /// Longest chat message, in characters.
+    pub chat_max_chars: u32,
+    /// Chat messages one connection may send per minute.
+    pub chat_per_minute: u32,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig {
+            p2p: true,
+            start_muted_after: 8,
+            video_max_height: 720,
+            video_max_framerate: 30,
+            screen_max_framerate: 5,
+            chat_history: 100,
+            chat_max_chars: 2000,
+            chat_per_minute: 30,
+        }
+    }
+}
+
+impl RoomsConfig {
+    /// Upper bounds, so that a typo cannot make a room hold megabytes of
+    /// chat or ask browsers for absurd video.
+    pub const MAX_CHAT_HISTORY: u32 = 1000;
+    pub const MAX_CHAT_CHARS: u32 = 10_000;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -538,6 +585,38 @@ impl Config {
                 "must be greater than signaling.ping_after_secs",
             ));
         }
+        let r = &self.rooms;
+        let ranges = [
+            ("rooms.video_max_height", r.video_max_height, 90, 2160),
+            ("rooms.video_max_framerate", r.video_max_framerate, 1, 60),
+            ("rooms.screen_max_framerate", r.screen_max_framerate, 1, 60),
+            (
+                "rooms.chat_history",
+                r.chat_history,
+                0,
+                RoomsConfig::MAX_CHAT_HISTORY,
+            ),
+            (
+                "rooms.chat_max_chars",
+                r.chat_max_chars,
+                1,
+                RoomsConfig::MAX_CHAT_CHARS,
+            ),
+            ("rooms.chat_per_minute", r.chat_per_minute, 1, 600),
+        ];
+        for (key, value, min, max) in ranges {
+            if value < min || value > max {
+                return Err(err(key, &format!("must be between {min} and {max}")));
+            }
+        }
+        // A chat message must fit into one signaling message (4 bytes per
+        // character at most, JSON escaping aside).
+        if u64::from(r.chat_max_chars) * 6 + 1024 > u64::from(l.max_message_bytes) {
+            return Err(err(
+                "rooms.chat_max_chars",
+                "is too large for limits.max_message_bytes (6 bytes per character)",
+            ));
+        }
         let t = &self.turn;
         if t.enabled {
             if t.port == 0 {
@@ -884,6 +963,36 @@ mod tests {
         // Switched off, its other keys are not in the way.
         let c = Config::from_toml_str("[turn]\nenabled = false\nport = 0\n").unwrap();
         assert!(!c.turn.enabled);
+    }
+
+    #[test]
+    fn rooms_keys_are_checked() {
+        let c = Config::from_toml_str("[rooms]\np2p = false\nstart_muted_after = 0\n").unwrap();
+        assert!(!c.rooms.p2p);
+        assert_eq!(c.rooms.start_muted_after, 0);
+        for (text, key) in [
+            ("[rooms]\nvideo_max_height = 10\n", "rooms.video_max_height"),
+            (
+                "[rooms]\nvideo_max_framerate = 0\n",
+                "rooms.video_max_framerate",
+            ),
+            (
+                "[rooms]\nscreen_max_framerate = 61\n",
+                "rooms.screen_max_framerate",
+            ),
+            ("[rooms]\nchat_history = 100000\n", "rooms.chat_history"),
+            ("[rooms]\nchat_max_chars = 0\n", "rooms.chat_max_chars"),
+            ("[rooms]\nchat_per_minute = 0\n", "rooms.chat_per_minute"),
+            ("[rooms]\np2p = \"yes\"\n", "rooms.p2p"),
+            ("[rooms]\npeer_to_peer = true\n", "rooms.peer_to_peer"),
+            (
+                "[limits]\nmax_message_bytes = 16384\n[rooms]\nchat_max_chars = 5000\n",
+                "rooms.chat_max_chars",
+            ),
+        ] {
+            let e = Config::from_toml_str(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}");
+        }
     }
 
     #[test]

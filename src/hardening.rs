@@ -8,7 +8,8 @@ pub mod notify;
 use crate::config::ProcessConfig;
 use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
-use nix::unistd::{Uid, User, geteuid, setgid, setgroups, setuid};
+use nix::unistd::{Gid, Uid, User, chown, geteuid, setgid, setgroups, setuid};
+use std::path::Path;
 
 /// What was achieved, for the start-up log line.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -68,9 +69,14 @@ fn lock_memory() -> Result<(), String> {
         .map_err(|e| format!("mlockall: {e}"))
 }
 
-/// When running as root, becomes `config.user` (or `nobody`). Call after
-/// every privileged port is bound. Returns the user name now in effect.
-pub fn drop_privileges(config: &ProcessConfig) -> Result<Option<String>, String> {
+/// When running as root, becomes `config.user` (or `nobody`), first giving
+/// `hand_over` (directories the daemon keeps writing to, and their files)
+/// to that user. Call after every privileged port is bound. Returns the
+/// user name now in effect.
+pub fn drop_privileges(
+    config: &ProcessConfig,
+    hand_over: &[&Path],
+) -> Result<Option<String>, String> {
     if !geteuid().is_root() {
         return Ok(None);
     }
@@ -84,10 +90,30 @@ pub fn drop_privileges(config: &ProcessConfig) -> Result<Option<String>, String>
     if user.uid == Uid::from_raw(0) {
         return Err("process.user: refusing to stay root".into());
     }
+    for dir in hand_over {
+        chown_tree(dir, user.uid, user.gid)
+            .map_err(|e| format!("cannot hand {} to {}: {e}", dir.display(), user.name))?;
+    }
     setgroups(&[user.gid]).map_err(|e| format!("setgroups: {e}"))?;
     setgid(user.gid).map_err(|e| format!("setgid: {e}"))?;
     setuid(user.uid).map_err(|e| format!("setuid: {e}"))?;
     // Changing credentials resets the dumpable flag; set it again.
     let _ = nix::sys::prctl::set_dumpable(false);
     Ok(Some(user.name))
+}
+
+/// A directory and everything below it (the TLS state has subdirectories).
+/// Symbolic links are changed themselves, never followed.
+fn chown_tree(dir: &Path, uid: Uid, gid: Gid) -> std::io::Result<()> {
+    chown(dir, Some(uid), Some(gid))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            chown_tree(&path, uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use funkraum::config::{Config, DEFAULT_CONFIG_TOML};
 use funkraum::hardening;
 use funkraum::hardening::notify::{self, Notifier};
 use funkraum::privacy::error_log::{self, ErrorLog, PURGE_INTERVAL};
-use funkraum::privacy::{OwnAddresses, logging, runtime_dir};
+use funkraum::privacy::{GateInputs, logging, runtime_dir};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -149,8 +149,8 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let own = OwnAddresses::default();
-    if let Err(e) = logging::init(&config.log, error_log.clone(), own.clone()) {
+    let gate = GateInputs::default();
+    if let Err(e) = logging::init(&config.log, error_log.clone(), gate.clone()) {
         eprintln!("funkraum: {e}");
         return ExitCode::FAILURE;
     }
@@ -189,7 +189,8 @@ fn run(config: Config) -> ExitCode {
     };
     runtime.block_on(async move {
         let process = config.process.clone();
-        let server = match Server::start(config).await {
+        let tls_state_dir = config.tls.state_dir.clone();
+        let server = match Server::start_with(config, gate).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("cannot start: {e}");
@@ -197,9 +198,6 @@ fn run(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        for ip in server.own_addresses() {
-            own.add(ip);
-        }
         tracing::info!(
             http = %server.http_addr,
             https = ?server.https_addrs,
@@ -207,7 +205,13 @@ fn run(config: Config) -> ExitCode {
             media = ?server.media_addrs,
             "funkraum is serving"
         );
-        match hardening::drop_privileges(&process) {
+        // Directories the daemon keeps writing to after dropping root: the
+        // error log, and with TLS on the certificate state.
+        let mut hand_over: Vec<&std::path::Path> = error_dir.iter().map(|d| d.as_path()).collect();
+        if server.certificates.is_some() {
+            hand_over.push(&tls_state_dir);
+        }
+        match hardening::drop_privileges(&process, &hand_over) {
             Ok(Some(user)) => tracing::info!(user, "no longer root"),
             Ok(None) => {}
             Err(e) => {

@@ -4,6 +4,7 @@
 use crate::config::{Config, ListenIp, TlsMode};
 use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
+use crate::privacy::GateInputs;
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
 use crate::tls::{self, CertStore, ConnectionHandler, FirstBytes, Tls, TlsConnection};
@@ -54,6 +55,12 @@ impl std::error::Error for StartError {}
 impl Server {
     /// Binds every socket and starts serving. Must run inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Server, StartError> {
+        Server::start_with(config, GateInputs::default()).await
+    }
+
+    /// Like `start`, keeping the logging gate's inputs up to date: the
+    /// server's own addresses and the personal strings in memory.
+    pub async fn start_with(config: Config, gate: GateInputs) -> Result<Server, StartError> {
         let tls_on = config.tls.mode != TlsMode::Off;
         // Every listener is bound before anything starts, so a port in use
         // stops the start with the key to change.
@@ -101,11 +108,23 @@ impl Server {
         let mut hub = Hub::new(
             config.limits.clone(),
             config.signaling.clone(),
+            config.rooms.clone(),
             sfu.commands(),
             Vec::new(),
         );
         if let Some(t) = &turn {
             hub = hub.with_turn(t.issuer());
+        }
+        hub = hub.with_watchlist(gate.watchlist.clone());
+        let web = [http_addr];
+        let own = web
+            .iter()
+            .chain(&https_addrs)
+            .chain(&redirect_addrs)
+            .chain(&media_addrs)
+            .chain(turn.as_ref().map(|t| &t.udp_addr));
+        for a in own {
+            gate.own.add(a.ip());
         }
         let hub = Arc::new(hub);
         let app = http::router(Arc::new(HttpState {
@@ -303,9 +322,9 @@ pub fn turn_settings(
         relay_bind,
         relay_ports: (t.relay_port_min, t.relay_port_max),
         media: media_addrs.to_vec(),
-        // `rooms.p2p` (docs/protocol.md, issue 8) is not in the config yet;
-        // until it is, the relay reaches only the SFU. Then: p2p = rooms.p2p.
-        p2p: false,
+        // Two participants talking peer to peer may need to relay to each
+        // other's public addresses; without it, only to the SFU.
+        p2p: config.rooms.p2p,
         credential_lifetime: std::time::Duration::from_secs(t.credential_lifetime_secs),
         max_credentials: config.limits.max_participants as usize,
         limits: turn::Limits {

@@ -21,6 +21,12 @@ addresses = ["127.0.0.1"]
 [log]
 retention_hours = 7
 
+[rooms]
+p2p = false
+
+[turn]
+enabled = false
+
 [operator]
 name = "Canary <script>alert('op')</script> e. V."
 contact = """canary-7f3a@example.org
@@ -181,6 +187,41 @@ async fn privacy_page_tells_the_truth() {
             .is_some_and(|v| v.starts_with("text/css"))
     );
 
+    server.shutdown().await;
+}
+
+/// With the defaults (`rooms.p2p` and `turn.enabled` on), the page says
+/// both are on and what peer to peer means for one's IP address.
+#[tokio::test]
+async fn peer_to_peer_and_turn_follow_the_configuration() {
+    let config = Config::from_toml_str(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[media]\nport = 0\naddresses = [\"127.0.0.1\"]\n",
+    )
+    .expect("test config is valid");
+    let server = Server::start(config).await.expect("server starts");
+    for (lang, facts) in [
+        (
+            "de",
+            [
+                "Peer-to-Peer: <strong>an</strong>",
+                "TURN-Relay: <strong>an</strong>",
+                "sieht die IP-Adresse des anderen",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Peer to peer: <strong>on</strong>",
+                "TURN relay: <strong>on</strong>",
+                "sees the other's IP address",
+            ],
+        ),
+    ] {
+        let reply = get(server.http_addr, &format!("/privacy?lang={lang}"), None).await;
+        for fact in facts {
+            assert!(reply.body.contains(fact), "{lang}: {fact}");
+        }
+    }
     server.shutdown().await;
 }
 

@@ -32,7 +32,42 @@ function problemOf(err) {
  * @typedef {object} DeviceList
  * @property {MediaDeviceInfo[]} cameras
  * @property {MediaDeviceInfo[]} microphones
+ * @property {MediaDeviceInfo[]} speakers  empty where the browser cannot choose
  */
+
+/**
+ * The browser can send audio to a chosen output device.
+ * @returns {boolean}
+ */
+export function canChooseSpeaker() {
+    return typeof globalThis.HTMLMediaElement !== 'undefined'
+        && typeof HTMLMediaElement.prototype.setSinkId === 'function';
+}
+
+/**
+ * The browser can capture a screen or window.
+ * @returns {boolean}
+ */
+export function canShareScreen() {
+    return !!(globalThis.navigator?.mediaDevices?.getDisplayMedia);
+}
+
+/**
+ * Asks the person for a screen, window or tab to share, at most
+ * `maxFramerate` frames per second (the community-uplink cap).
+ * @param {number} maxFramerate
+ * @returns {Promise<MediaStreamTrack>}
+ */
+export async function captureScreen(maxFramerate) {
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+        video: { frameRate: { ideal: maxFramerate, max: maxFramerate } },
+        audio: false,
+    });
+    const track = stream.getVideoTracks()[0];
+    // Some engines ignore the constraint at capture time; ask once more.
+    await track.applyConstraints({ frameRate: { max: maxFramerate } }).catch(() => {});
+    return track;
+}
 
 /** The local devices of one participant. */
 export class LocalMedia extends EventTarget {
@@ -50,6 +85,24 @@ export class LocalMedia extends EventTarget {
         this.audioProblem = null;
         /** @type {DeviceProblem|null} */
         this.videoProblem = null;
+        /** @type {string} chosen speaker ('' = the system default) */
+        this.speakerId = '';
+        /** Upper bounds for the camera (the room's settings, once known). */
+        this.videoMaxHeight = 0;
+        this.videoMaxFramerate = 0;
+    }
+
+    /**
+     * Applies the room's caps to the camera now and to every camera track
+     * acquired later.
+     * @param {{videoMaxHeight: number, videoMaxFramerate: number}} caps
+     */
+    async limitVideo(caps) {
+        this.videoMaxHeight = caps.videoMaxHeight;
+        this.videoMaxFramerate = caps.videoMaxFramerate;
+        if (this.videoTrack) {
+            await this.videoTrack.applyConstraints(this.videoConstraints()).catch(() => {});
+        }
     }
 
     /** Camera and microphone can be asked for at all (secure context). */
@@ -89,11 +142,22 @@ export class LocalMedia extends EventTarget {
             : AUDIO_CONSTRAINTS;
     }
 
-    /** @private */
+    /**
+     * @private
+     * @returns {MediaTrackConstraints}
+     */
     videoConstraints() {
-        return this.videoDeviceId
-            ? { ...VIDEO_CONSTRAINTS, deviceId: { exact: this.videoDeviceId } }
-            : VIDEO_CONSTRAINTS;
+        /** @type {MediaTrackConstraints} */
+        const c = { ...VIDEO_CONSTRAINTS };
+        if (this.videoMaxHeight > 0) {
+            c.height = { ideal: Math.min(360, this.videoMaxHeight), max: this.videoMaxHeight };
+        }
+        if (this.videoMaxFramerate > 0) {
+            const max = Math.min(30, this.videoMaxFramerate);
+            c.frameRate = { ideal: Math.min(24, max), max };
+        }
+        if (this.videoDeviceId) c.deviceId = { exact: this.videoDeviceId };
+        return c;
     }
 
     /**
@@ -175,12 +239,14 @@ export class LocalMedia extends EventTarget {
      */
     async devices() {
         if (!globalThis.navigator?.mediaDevices?.enumerateDevices) {
-            return { cameras: [], microphones: [] };
+            return { cameras: [], microphones: [], speakers: [] };
         }
         const all = await navigator.mediaDevices.enumerateDevices();
         return {
             cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId),
             microphones: all.filter((d) => d.kind === 'audioinput' && d.deviceId),
+            speakers: canChooseSpeaker()
+                ? all.filter((d) => d.kind === 'audiooutput' && d.deviceId) : [],
         };
     }
 

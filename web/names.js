@@ -74,3 +74,16 @@ export function randomRoomName(crypto = globalThis.crypto) {
     for (let i = 0; i < symbols.length; i += 4) groups.push(symbols.slice(i, i + 4).join(''));
     return groups.join('-');
 }
+
+/**
+ * A moderator secret: 128 random bits, base64url without padding (22
+ * characters). It goes into the URL fragment only.
+ * @param {Crypto} [crypto]
+ * @returns {string}
+ */
+export function randomSecret(crypto = globalThis.crypto) {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    const base64 = btoa(String.fromCharCode(...bytes));
+    return base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

@@ -1,12 +1,21 @@
-// funkraum signaling protocol, version 1 (docs/protocol.md), and the one
-// RTCPeerConnection that carries a participant's media. No DOM code here:
-// the UI listens to the events of a `Conference` and calls its methods.
+// funkraum signaling protocol, version 1 (docs/protocol.md), and the
+// RTCPeerConnection that carries a participant's media to the server. No DOM
+// code here: the UI listens to the events of a `Conference`, reads its state
+// and calls its methods.
 //
-// Negotiation follows the "perfect negotiation" pattern with the client as
-// the POLITE peer: m-lines the client creates carry its own tracks (sendonly);
-// m-lines the server creates carry the others' tracks (recvonly here) and
-// every server offer names their owners in `tracks`. On a collision the
-// client rolls back its own offer, answers the server's and offers again.
+// Negotiation with the server follows the "perfect negotiation" pattern with
+// the client as the POLITE peer: m-lines the client creates carry its own
+// tracks (sendonly) and are named in `offer.sources`; m-lines the server
+// creates carry the others' tracks (recvonly here) and every server offer
+// names their owners in `tracks`. On a collision the client rolls back its
+// own offer, answers the server's and offers again.
+//
+// With exactly two people in a room the server may switch to peer-to-peer
+// (`mode`): a second connection (p2p.js) then carries the media browser to
+// browser, and the server connection stays up, silent, for the way back.
+
+import { DirectLink } from './p2p.js';
+import { preferCodec, encodingFor } from './rtc.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -14,19 +23,57 @@ export const PROTOCOL_VERSION = 1;
 export const PING_INTERVAL_MS = 15_000;
 export const SILENCE_TIMEOUT_MS = 45_000;
 
+/** Chat messages kept for the UI (the server keeps its own history). */
+const CHAT_KEEP = 500;
+
+/** Used when the server does not send `settings` (older server). */
+export const DEFAULT_SETTINGS = Object.freeze({
+    startMuted: false,
+    videoMaxHeight: 720,
+    videoMaxFramerate: 30,
+    screenMaxFramerate: 5,
+    /** docs/config.md `rooms.chat_max_chars`; the server does not send it. */
+    chatMaxChars: 2000,
+});
+
 /**
- * @typedef {object} Participant
- * @property {string} id       opaque id chosen by the server
- * @property {string} nickname normalised by the server; render as text only
- * @property {boolean} audio   microphone on
- * @property {boolean} video   camera on
+ * @typedef {'camera'|'microphone'|'screen'} Source
  */
 
 /**
- * @typedef {object} TrackEntry
+ * @typedef {object} Participant
+ * @property {string} id        opaque id chosen by the server
+ * @property {string} nickname  normalised by the server; render as text only
+ * @property {boolean} audio    microphone on
+ * @property {boolean} video    camera on
+ * @property {boolean} hand     hand raised
+ * @property {boolean} moderator
+ */
+
+/**
+ * @typedef {object} TrackEntry  one server m-line in use (server `offer.tracks`)
  * @property {string} mid
  * @property {string} participant
  * @property {'audio'|'video'} kind
+ * @property {Source} source
+ */
+
+/**
+ * @typedef {object} ChatMessage
+ * @property {number} id        counts up within the room
+ * @property {string} from      participant id of the writer
+ * @property {string} nickname  the writer's nickname; render as text only
+ * @property {string} text      render as text only
+ * @property {number} time      unix milliseconds
+ */
+
+/**
+ * @typedef {object} Settings  community-uplink defaults the client applies
+ * @property {boolean} startMuted
+ * @property {number} videoMaxHeight
+ * @property {number} videoMaxFramerate
+ * @property {number} screenMaxFramerate
+ * @property {number} chatMaxChars
  */
 
 /**
@@ -36,6 +83,11 @@ export const SILENCE_TIMEOUT_MS = 45_000;
  * @property {string} nickname
  * @property {Participant[]} participants
  * @property {RTCIceServer[]} iceServers
+ * @property {boolean} moderator
+ * @property {boolean} locked
+ * @property {'sfu'|'p2p'} mode
+ * @property {ChatMessage[]} chat
+ * @property {Settings} settings
  */
 
 /**
@@ -53,6 +105,8 @@ export const SILENCE_TIMEOUT_MS = 45_000;
  * @property {MediaStreamTrack|null} [videoTrack] camera track to publish
  * @property {boolean} [audio] microphone starts on (default: a track is given and enabled)
  * @property {boolean} [video] camera starts on (default: a track is given)
+ * @property {string} [moderatorSecret] from the URL fragment `#mod=…`
+ * @property {string} [password] for a locked room
  * @property {string} [url] WebSocket URL; default `/ws` on this page's origin
  */
 
@@ -67,44 +121,97 @@ export function signalingUrl(location) {
 }
 
 /**
- * Puts the codecs of `mimeType` first and drops every other media codec
- * (retransmission entries stay), where the browser lets us choose.
- * @param {RTCRtpTransceiver} transceiver
- * @param {'audio'|'video'} kind
+ * Fills in what an older server leaves out of `joined`.
+ * @param {any} s
+ * @returns {Settings}
  */
-function preferCodec(transceiver, kind) {
-    const wanted = kind === 'audio' ? 'audio/opus' : 'video/vp8';
-    if (typeof transceiver.setCodecPreferences !== 'function') return;
-    const caps = typeof RTCRtpReceiver.getCapabilities === 'function'
-        ? RTCRtpReceiver.getCapabilities(kind) : null;
-    if (!caps) return;
-    const codecs = caps.codecs.filter((c) => {
-        const mime = c.mimeType.toLowerCase();
-        return mime === wanted || mime === `${kind}/rtx`;
-    });
-    if (!codecs.some((c) => c.mimeType.toLowerCase() === wanted)) return;
-    try {
-        transceiver.setCodecPreferences(codecs);
-    } catch {
-        // Older engines refuse some lists; the server accepts only VP8 and
-        // Opus anyway, so the default list still negotiates those.
-    }
+function readSettings(s) {
+    const positive = (/** @type {any} */ v, /** @type {number} */ d) =>
+        (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : d);
+    return {
+        startMuted: s?.startMuted === true,
+        videoMaxHeight: positive(s?.videoMaxHeight, DEFAULT_SETTINGS.videoMaxHeight),
+        videoMaxFramerate: positive(s?.videoMaxFramerate, DEFAULT_SETTINGS.videoMaxFramerate),
+        screenMaxFramerate: positive(s?.screenMaxFramerate, DEFAULT_SETTINGS.screenMaxFramerate),
+        chatMaxChars: positive(s?.chatMaxChars, DEFAULT_SETTINGS.chatMaxChars),
+    };
 }
 
 /**
- * A participant's session: one WebSocket, one RTCPeerConnection.
+ * A participant object from the server with every field present.
+ * @param {any} p
+ * @returns {Participant}
+ */
+function readParticipant(p) {
+    return {
+        id: String(p?.id ?? ''),
+        nickname: String(p?.nickname ?? ''),
+        audio: p?.audio !== false,
+        video: p?.video !== false,
+        hand: p?.hand === true,
+        moderator: p?.moderator === true,
+    };
+}
+
+/**
+ * @param {any} m
+ * @returns {ChatMessage|null}
+ */
+function readChat(m) {
+    if (!m || typeof m.text !== 'string') return null;
+    return {
+        id: Number(m.id) || 0,
+        from: String(m.from ?? ''),
+        nickname: String(m.nickname ?? ''),
+        text: m.text,
+        time: Number(m.time) || Date.now(),
+    };
+}
+
+/**
+ * The source of a server track entry (an older server sends none).
+ * @param {any} t
+ * @returns {TrackEntry}
+ */
+function readTrack(t) {
+    const kind = t.kind === 'audio' ? 'audio' : 'video';
+    /** @type {Source} */
+    let source = kind === 'audio' ? 'microphone' : 'camera';
+    if (t.source === 'screen' && kind === 'video') source = 'screen';
+    return { mid: String(t.mid), participant: String(t.participant), kind, source };
+}
+
+/**
+ * The key under which the UI shows a remote track.
+ * @param {string} participant
+ * @param {Source} source
+ */
+export function mediaKey(participant, source) {
+    return `${participant}/${source}`;
+}
+
+/**
+ * A participant's session: one WebSocket, one RTCPeerConnection to the
+ * server, and while the room is peer-to-peer a second one to the peer.
  *
  * Events (all `CustomEvent`s, payload in `detail`):
  * - `joined` {@link JoinedInfo}
- * - `participantjoined` {participant: Participant}
- * - `participantleft` {id: string}
- * - `participantupdated` {participant: Participant}
- * - `track` {participant: string, kind, track: MediaStreamTrack, mid}
- *   a remote track started; `trackremoved` {participant, kind, mid} it ended
+ * - `participantjoined` {participant}, `participantleft` {id},
+ *   `participantupdated` {participant}
+ * - `self` {} own state changed (moderator, hand, audio, video, screen)
+ * - `track` {participant, source, kind, track}: show this track for that
+ *   participant's source (replaces what was shown); `trackremoved`
+ *   {participant, source, kind}: that source is gone
+ * - `chat` {message: ChatMessage}
+ * - `activespeaker` {id: string|null}
+ * - `mode` {mode: 'sfu'|'p2p', direct: boolean} direct: media goes browser to browser
+ * - `muted` {by: string} a moderator muted our microphone
+ * - `roomlocked` {locked: boolean, by: string}
+ * - `screenended` {} the browser ended our screen share (its own control)
  * - `error` {@link ServerError} (also for local failures, codes prefixed `client-`)
  * - `mediaconnection` {state: RTCPeerConnectionState}
- * - `closed` {code: number, reason: string, expected: boolean}
- *   the session is over (left, refused, lost)
+ * - `closed` {code: number, reason: string, expected: boolean, error: ServerError|null}
+ *   the session is over (left, refused, lost, removed)
  */
 export class Conference extends EventTarget {
     /** @param {ConferenceOptions} options */
@@ -113,14 +220,33 @@ export class Conference extends EventTarget {
         this.room = options.room;
         this.nickname = options.nickname;
         this.url = options.url ?? signalingUrl(globalThis.location);
+        this.moderatorSecret = options.moderatorSecret ?? '';
+        this.password = options.password ?? '';
         /** @type {MediaStreamTrack|null} */
         this.audioTrack = options.audioTrack ?? null;
         /** @type {MediaStreamTrack|null} */
         this.videoTrack = options.videoTrack ?? null;
+        /** @type {MediaStreamTrack|null} our screen share, while on */
+        this.screenTrack = null;
         this.audio = options.audio ?? (!!this.audioTrack && this.audioTrack.enabled);
         this.video = options.video ?? !!this.videoTrack;
         /** @type {string|null} own participant id, once joined */
         this.id = null;
+        this.hand = false;
+        this.moderator = false;
+        this.locked = false;
+        /** @type {'sfu'|'p2p'} */
+        this.mode = 'sfu';
+        /** @type {Settings} */
+        this.settings = { ...DEFAULT_SETTINGS };
+        /** @type {RTCIceServer[]} */
+        this.iceServers = [];
+        /** @type {Map<string, Participant>} everyone else, in joining order */
+        this.participants = new Map();
+        /** @type {ChatMessage[]} */
+        this.chat = [];
+        /** @type {string|null} */
+        this.activeSpeaker = null;
         /** @type {WebSocket|null} */
         this.socket = null;
         /** @type {RTCPeerConnection|null} */
@@ -129,8 +255,19 @@ export class Conference extends EventTarget {
         this.audioTransceiver = null;
         /** @type {RTCRtpTransceiver|null} */
         this.videoTransceiver = null;
+        /** @type {RTCRtpTransceiver|null} */
+        this.screenTransceiver = null;
         /** @type {Map<string, TrackEntry>} server m-lines in use, by mid */
         this.remoteTracks = new Map();
+        /**
+         * What the UI shows, by {@link mediaKey}.
+         * @type {Map<string, {participant: string, source: Source, kind: 'audio'|'video', track: MediaStreamTrack}>}
+         */
+        this.media = new Map();
+        /** @type {DirectLink|null} the peer-to-peer connection, in p2p mode */
+        this.link = null;
+        /** Our media goes over `link` (not to the server). */
+        this.direct = false;
         /** Perfect negotiation: an offer of ours is being made. */
         this.makingOffer = false;
         /** Serialises handling of signaling messages that touch the pc. */
@@ -140,14 +277,18 @@ export class Conference extends EventTarget {
         this.pingTimer = null;
         /** @type {ReturnType<typeof setInterval>|null} */
         this.watchdog = null;
+        /** @type {ReturnType<typeof setInterval>|null} speaker detection in p2p */
+        this.levelTimer = null;
         this.closed = false;
         this.leaving = false;
+        /** @type {ServerError|null} the fatal error that ended the session */
+        this.fatalError = null;
     }
 
     /**
      * Opens the WebSocket and joins. Resolves with the `joined` info, rejects
-     * with a {@link ServerError} if the server refuses (room full, invalid
-     * name …) or the connection fails; the session is closed then.
+     * with a {@link ServerError} if the server refuses (room full, locked,
+     * invalid name …) or the connection fails; the session is closed then.
      * @returns {Promise<JoinedInfo>}
      */
     join() {
@@ -193,14 +334,20 @@ export class Conference extends EventTarget {
         this.socket = socket;
         socket.addEventListener('open', () => {
             this.lastHeard = Date.now();
-            this.send({
+            /** @type {Record<string, any>} */
+            const join = {
                 type: 'join',
                 version: PROTOCOL_VERSION,
                 room: this.room,
                 nickname: this.nickname,
                 audio: this.audio,
                 video: this.video,
-            });
+            };
+            // The secret travels only in this message, over the socket;
+            // never in a URL the browser requests.
+            if (this.moderatorSecret) join.moderatorSecret = this.moderatorSecret;
+            if (this.password) join.password = this.password;
+            this.send(join);
             this.pingTimer = setInterval(() => this.send({ type: 'ping' }), PING_INTERVAL_MS);
             this.watchdog = setInterval(() => {
                 if (Date.now() - this.lastHeard > SILENCE_TIMEOUT_MS) {
@@ -227,7 +374,9 @@ export class Conference extends EventTarget {
     }
 
     /**
-     * @private
+     * Sends one protocol message (dropped when the socket is not open).
+     * Public for the browser tests, which check that the server refuses
+     * what a modified client might send.
      * @param {object} message
      */
     send(message) {
@@ -252,36 +401,85 @@ export class Conference extends EventTarget {
     onMessage(m) {
         switch (m.type) {
         case 'joined':
-            this.id = m.id;
-            this.room = m.room;
-            this.nickname = m.nickname;
-            this.startMedia(Array.isArray(m.iceServers) ? m.iceServers : []);
-            this.emit('joined', {
-                id: m.id,
-                room: m.room,
-                nickname: m.nickname,
-                participants: m.participants ?? [],
-                iceServers: m.iceServers ?? [],
-            });
+            this.onJoined(m);
             break;
-        case 'participantJoined':
-            this.emit('participantjoined', { participant: m.participant });
+        case 'participantJoined': {
+            const p = readParticipant(m.participant);
+            if (p.id === this.id) break;
+            this.participants.set(p.id, p);
+            this.emit('participantjoined', { participant: p });
+            // The server's offer with their tracks may have come first.
+            this.syncMedia();
             break;
+        }
         case 'participantLeft':
-            this.emit('participantleft', { id: m.id });
+            this.participants.delete(String(m.id));
+            for (const [key, shown] of this.media) {
+                if (shown.participant === String(m.id)) {
+                    this.media.delete(key);
+                    this.emit('trackremoved', { participant: shown.participant, source: shown.source, kind: shown.kind });
+                }
+            }
+            if (this.activeSpeaker === String(m.id)) this.setActiveSpeaker(null);
+            this.emit('participantleft', { id: String(m.id) });
             break;
-        case 'participantUpdated':
-            this.emit('participantupdated', { participant: m.participant });
+        case 'participantUpdated': {
+            const p = readParticipant(m.participant);
+            if (p.id === this.id) {
+                // About ourselves (a moderator made us moderator, or the
+                // last moderator left): take what the server says.
+                this.moderator = p.moderator;
+                this.hand = p.hand;
+                this.emit('self', {});
+                break;
+            }
+            this.participants.set(p.id, p);
+            this.emit('participantupdated', { participant: p });
             break;
+        }
         case 'offer':
-            this.enqueue(() => this.onServerOffer(m.sdp, m.tracks ?? []));
+            this.enqueue(() => this.onServerOffer(m.sdp, Array.isArray(m.tracks) ? m.tracks : []));
             break;
         case 'answer':
             this.enqueue(() => this.onServerAnswer(m.sdp));
             break;
-        case 'error':
-            this.emit('error', { code: m.code, message: m.message, fatal: !!m.fatal });
+        case 'chat': {
+            const message = readChat(m);
+            if (!message) break;
+            this.chat.push(message);
+            if (this.chat.length > CHAT_KEEP) this.chat.splice(0, this.chat.length - CHAT_KEEP);
+            this.emit('chat', { message });
             break;
+        }
+        case 'activeSpeaker':
+            // In direct mode the server hears nobody; we measure ourselves.
+            if (!this.direct) this.setActiveSpeaker(typeof m.id === 'string' ? m.id : null);
+            break;
+        case 'mode':
+            this.onMode(m);
+            break;
+        case 'p2pSignal':
+            if (this.link && String(m.from) === this.link.peer) {
+                this.link.onSignal(m);
+            }
+            break;
+        case 'muted':
+            if (this.audio) {
+                this.setAudio(false).catch(() => {});
+            }
+            this.emit('muted', { by: String(m.by ?? '') });
+            break;
+        case 'roomLocked':
+            this.locked = m.locked === true;
+            this.emit('roomlocked', { locked: this.locked, by: String(m.by ?? '') });
+            break;
+        case 'error': {
+            /** @type {ServerError} */
+            const error = { code: String(m.code), message: String(m.message ?? ''), fatal: !!m.fatal };
+            if (error.fatal) this.fatalError = error;
+            this.emit('error', error);
+            break;
+        }
         case 'ping':
             this.send({ type: 'pong' });
             break;
@@ -291,6 +489,52 @@ export class Conference extends EventTarget {
             // Unknown types from a newer server are ignored (additive changes).
             break;
         }
+    }
+
+    /**
+     * @private
+     * @param {any} m the `joined` message
+     */
+    onJoined(m) {
+        this.id = String(m.id);
+        this.room = m.room;
+        this.nickname = m.nickname;
+        this.moderator = m.moderator === true;
+        this.locked = m.locked === true;
+        this.settings = readSettings(m.settings);
+        this.iceServers = Array.isArray(m.iceServers) ? m.iceServers : [];
+        for (const raw of Array.isArray(m.participants) ? m.participants : []) {
+            const p = readParticipant(raw);
+            this.participants.set(p.id, p);
+        }
+        for (const raw of Array.isArray(m.chat) ? m.chat : []) {
+            const message = readChat(raw);
+            if (message) this.chat.push(message);
+        }
+        if (this.settings.startMuted) {
+            // A big room: everyone who comes later starts silent and dark.
+            this.audio = false;
+            this.video = false;
+        }
+        this.startMedia();
+        if (this.settings.startMuted) this.sendMediaState();
+        /** @type {JoinedInfo} */
+        const info = {
+            id: this.id,
+            room: m.room,
+            nickname: m.nickname,
+            participants: [...this.participants.values()],
+            iceServers: this.iceServers,
+            moderator: this.moderator,
+            locked: this.locked,
+            mode: m.mode === 'p2p' ? 'p2p' : 'sfu',
+            chat: [...this.chat],
+            settings: this.settings,
+        };
+        this.emit('joined', info);
+        // A server that starts a room of two in p2p right away may name the
+        // peer in `joined`; otherwise a `mode` message follows.
+        if (m.mode === 'p2p' && typeof m.peer === 'string') this.onMode(m);
     }
 
     /**
@@ -316,18 +560,16 @@ export class Conference extends EventTarget {
         this.close(1000, 'media failed', false);
     }
 
-    /**
-     * @private
-     * @param {RTCIceServer[]} iceServers
-     */
-    startMedia(iceServers) {
-        const pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
+    /** @private */
+    startMedia() {
+        const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
         this.pc = pc;
         // Our own m-lines exist from the start, even with the device off, so
         // switching a device on later needs no renegotiation (replaceTrack).
         const stream = new MediaStream();
         const audio = this.audio && this.audioTrack ? this.audioTrack : 'audio';
         const video = this.video && this.videoTrack ? this.videoTrack : 'video';
+        if (this.audioTrack) this.audioTrack.enabled = this.audio;
         this.audioTransceiver = pc.addTransceiver(audio, {
             direction: 'sendonly',
             streams: [stream],
@@ -335,19 +577,13 @@ export class Conference extends EventTarget {
         this.videoTransceiver = pc.addTransceiver(video, {
             direction: 'sendonly',
             streams: [stream],
+            sendEncodings: [encodingFor('camera', this.settings)],
         });
         preferCodec(this.audioTransceiver, 'audio');
         preferCodec(this.videoTransceiver, 'video');
 
         pc.addEventListener('negotiationneeded', () => {
             this.enqueue(() => this.makeOffer());
-        });
-        pc.addEventListener('track', (e) => {
-            const mid = e.transceiver.mid;
-            const entry = mid === null ? undefined : this.remoteTracks.get(mid);
-            if (!entry) return;
-            const track = e.track;
-            this.emit('track', { participant: entry.participant, kind: entry.kind, track, mid });
         });
         pc.addEventListener('connectionstatechange', () => {
             this.emit('mediaconnection', { state: pc.connectionState });
@@ -360,6 +596,26 @@ export class Conference extends EventTarget {
         // wire and fewer messages (the protocol makes `candidate` optional).
     }
 
+    /**
+     * Our own mids and what they carry, for `offer.sources`.
+     * @private
+     * @returns {Record<string, Source>}
+     */
+    sources() {
+        /** @type {Record<string, Source>} */
+        const out = {};
+        /** @type {[RTCRtpTransceiver|null, Source][]} */
+        const own = [
+            [this.audioTransceiver, 'microphone'],
+            [this.videoTransceiver, 'camera'],
+            [this.screenTransceiver, 'screen'],
+        ];
+        for (const [t, source] of own) {
+            if (t && t.mid !== null && !isStopped(t)) out[t.mid] = source;
+        }
+        return out;
+    }
+
     /** @private */
     async makeOffer() {
         const pc = this.pc;
@@ -368,7 +624,7 @@ export class Conference extends EventTarget {
             this.makingOffer = true;
             await pc.setLocalDescription();
             if (pc.localDescription && pc.localDescription.type === 'offer') {
-                this.send({ type: 'offer', sdp: pc.localDescription.sdp });
+                this.send({ type: 'offer', sdp: pc.localDescription.sdp, sources: this.sources() });
             }
         } finally {
             this.makingOffer = false;
@@ -378,13 +634,11 @@ export class Conference extends EventTarget {
     /**
      * @private
      * @param {string} sdp
-     * @param {TrackEntry[]} tracks
+     * @param {any[]} tracks
      */
     async onServerOffer(sdp, tracks) {
         const pc = this.pc;
         if (!pc || this.closed) return;
-        const previous = this.remoteTracks;
-        this.remoteTracks = new Map(tracks.map((t) => [t.mid, t]));
         // We are polite: on a collision setRemoteDescription rolls our own
         // offer back (implicitly); negotiationneeded fires again after.
         await pc.setRemoteDescription({ type: 'offer', sdp });
@@ -392,12 +646,56 @@ export class Conference extends EventTarget {
         if (pc.localDescription) {
             this.send({ type: 'answer', sdp: pc.localDescription.sdp });
         }
-        for (const [mid, entry] of previous) {
-            const now = this.remoteTracks.get(mid);
-            if (!now || now.participant !== entry.participant) {
-                this.emit('trackremoved', { participant: entry.participant, kind: entry.kind, mid });
+        this.remoteTracks = new Map(tracks.map((t) => {
+            const entry = readTrack(t);
+            return [entry.mid, entry];
+        }));
+        this.syncMedia();
+    }
+
+    /**
+     * Brings what the UI shows in line with the server's track list and the
+     * current path of the media (server or direct), and says what changed.
+     * @private
+     */
+    syncMedia() {
+        /** @type {Map<string, {participant: string, source: Source, kind: 'audio'|'video', track: MediaStreamTrack}>} */
+        const wanted = new Map();
+        for (const entry of this.remoteTracks.values()) {
+            if (!this.participants.has(entry.participant)) continue;
+            const track = this.trackFor(entry);
+            if (!track) continue;
+            wanted.set(mediaKey(entry.participant, entry.source),
+                { participant: entry.participant, source: entry.source, kind: entry.kind, track });
+        }
+        for (const [key, shown] of this.media) {
+            if (!wanted.has(key)) {
+                this.media.delete(key);
+                this.emit('trackremoved', { participant: shown.participant, source: shown.source, kind: shown.kind });
             }
         }
+        for (const [key, now] of wanted) {
+            const before = this.media.get(key);
+            if (before && before.track === now.track) continue;
+            this.media.set(key, now);
+            this.emit('track', { ...now });
+        }
+    }
+
+    /**
+     * The track that carries a remote source now: from the direct
+     * connection for the peer while media goes browser to browser, else
+     * from the server connection.
+     * @private
+     * @param {TrackEntry} entry
+     * @returns {MediaStreamTrack|null}
+     */
+    trackFor(entry) {
+        if (this.direct && this.link && entry.participant === this.link.peer) {
+            return this.link.receiverTrack(entry.source);
+        }
+        const t = this.pc?.getTransceivers().find((x) => x.mid === entry.mid);
+        return t ? t.receiver.track : null;
     }
 
     /**
@@ -412,6 +710,34 @@ export class Conference extends EventTarget {
         await pc.setRemoteDescription({ type: 'answer', sdp });
     }
 
+    // --- own media ----------------------------------------------------------
+
+    /**
+     * Puts our current tracks on the senders of the path in use: the direct
+     * connection while it carries our media, the server otherwise.
+     * @private
+     */
+    async routeSenders() {
+        const audio = this.audio ? this.audioTrack : null;
+        const video = this.video ? this.videoTrack : null;
+        const screen = this.screenTrack;
+        const toServer = !this.direct;
+        /** @type {Promise<void>[]} */
+        const steps = [];
+        const put = (/** @type {RTCRtpTransceiver|null} */ t, /** @type {MediaStreamTrack|null} */ track) => {
+            if (t && !isStopped(t) && t.sender.track !== track) steps.push(t.sender.replaceTrack(track));
+        };
+        put(this.audioTransceiver, toServer ? audio : null);
+        put(this.videoTransceiver, toServer ? video : null);
+        put(this.screenTransceiver, toServer ? screen : null);
+        if (this.link) {
+            steps.push(this.link.setTrack('microphone', audio));
+            steps.push(this.link.setTrack('camera', video));
+            steps.push(this.link.setTrack('screen', screen));
+        }
+        await Promise.all(steps);
+    }
+
     /**
      * Switches the microphone: on with a (new) track, off with null. The
      * track is sent as is; no renegotiation is needed.
@@ -421,11 +747,10 @@ export class Conference extends EventTarget {
     async setAudio(on, track) {
         if (track !== undefined) this.audioTrack = track;
         if (this.audioTrack) this.audioTrack.enabled = on;
-        if (this.audioTransceiver) {
-            await this.audioTransceiver.sender.replaceTrack(on ? this.audioTrack : null);
-        }
-        this.audio = on;
+        this.audio = on && !!this.audioTrack;
+        await this.routeSenders();
         this.sendMediaState();
+        this.emit('self', {});
     }
 
     /**
@@ -435,11 +760,70 @@ export class Conference extends EventTarget {
      */
     async setVideo(on, track) {
         if (track !== undefined) this.videoTrack = track;
-        if (this.videoTransceiver) {
-            await this.videoTransceiver.sender.replaceTrack(on ? this.videoTrack : null);
-        }
-        this.video = on;
+        this.video = on && !!this.videoTrack;
+        await this.routeSenders();
         this.sendMediaState();
+        this.emit('self', {});
+    }
+
+    /**
+     * Replaces the camera or microphone track (another device chosen) without
+     * changing whether it is on.
+     * @param {'audio'|'video'} kind
+     * @param {MediaStreamTrack} track
+     */
+    async replaceDevice(kind, track) {
+        if (kind === 'audio') {
+            this.audioTrack = track;
+            track.enabled = this.audio;
+        } else {
+            this.videoTrack = track;
+        }
+        await this.routeSenders();
+    }
+
+    /**
+     * Shares a screen (from getDisplayMedia) as an extra video m-line named
+     * `"screen"`; the browser's own "stop sharing" control ends it too.
+     * @param {MediaStreamTrack} track
+     */
+    async startScreen(track) {
+        if (!this.pc || this.closed) throw new Error('not in a room');
+        if (this.screenTrack) await this.stopScreen();
+        this.screenTrack = track;
+        if ('contentHint' in track) track.contentHint = 'detail';
+        track.addEventListener('ended', () => {
+            if (this.screenTrack === track) {
+                this.stopScreen().catch(() => {});
+                this.emit('screenended', {});
+            }
+        });
+        // In direct mode the server m-line only announces the share (the
+        // others learn of it from the server's `tracks`); the pixels go over
+        // the direct connection's screen slot.
+        this.screenTransceiver = this.pc.addTransceiver(this.direct ? 'video' : track, {
+            direction: 'sendonly',
+            streams: [new MediaStream()],
+            sendEncodings: [encodingFor('screen', this.settings)],
+        });
+        preferCodec(this.screenTransceiver, 'video');
+        await this.routeSenders();
+        this.emit('self', {});
+    }
+
+    /** Stops sharing the screen: the m-line is stopped and offered again. */
+    async stopScreen() {
+        const track = this.screenTrack;
+        const transceiver = this.screenTransceiver;
+        this.screenTrack = null;
+        this.screenTransceiver = null;
+        if (this.link) await this.link.setTrack('screen', null);
+        if (transceiver && !isStopped(transceiver)) {
+            // stop() fires negotiationneeded; the new offer rejects the m-line.
+            transceiver.stop();
+        }
+        track?.stop();
+        this.emit('self', {});
     }
 
     /** @private */
@@ -447,12 +831,198 @@ export class Conference extends EventTarget {
         if (this.id) this.send({ type: 'mediaState', audio: this.audio, video: this.video });
     }
 
+    // --- room actions -------------------------------------------------------
+
     /**
-     * Statistics of the media connection (null before joining).
+     * Writes to the room's chat. The server echoes it to everyone.
+     * @param {string} text
+     */
+    sendChat(text) {
+        this.send({ type: 'chat', text });
+    }
+
+    /** @param {boolean} raised */
+    setHand(raised) {
+        this.hand = raised;
+        this.send({ type: 'hand', raised });
+        this.emit('self', {});
+    }
+
+    /** @param {string} id */
+    muteParticipant(id) {
+        this.send({ type: 'muteParticipant', id });
+    }
+
+    /** @param {string} id */
+    removeParticipant(id) {
+        this.send({ type: 'removeParticipant', id });
+    }
+
+    /** @param {string} id */
+    grantModerator(id) {
+        this.send({ type: 'grantModerator', id });
+    }
+
+    /** @param {string} password */
+    lockRoom(password) {
+        this.send({ type: 'lockRoom', password });
+    }
+
+    unlockRoom() {
+        this.send({ type: 'unlockRoom' });
+    }
+
+    // --- peer-to-peer -------------------------------------------------------
+
+    /**
+     * @private
+     * @param {any} m a `mode` message
+     */
+    onMode(m) {
+        if (m.mode === 'p2p' && typeof m.peer === 'string') {
+            if (this.link && this.link.peer === m.peer) return;
+            this.endDirect();
+            this.mode = 'p2p';
+            this.startDirect(m.peer, m.polite === true);
+        } else {
+            this.mode = 'sfu';
+            this.endDirect();
+        }
+        this.emit('mode', { mode: this.mode, direct: this.direct });
+    }
+
+    /**
+     * @private
+     * @param {string} peer
+     * @param {boolean} polite
+     */
+    startDirect(peer, polite) {
+        const link = new DirectLink({
+            peer,
+            polite,
+            iceServers: this.iceServers,
+            settings: this.settings,
+            signal: (payload) => this.send({ type: 'p2pSignal', to: peer, ...payload }),
+        });
+        this.link = link;
+        link.addEventListener('connected', () => {
+            if (this.link !== link || this.closed) return;
+            this.direct = true;
+            this.send({ type: 'p2pState', state: 'connected' });
+            // Our media now goes only browser to browser.
+            this.routeSenders().catch(() => {});
+            this.syncMedia();
+            this.startLevelWatch();
+            this.emit('mode', { mode: this.mode, direct: true });
+        });
+        link.addEventListener('failed', () => {
+            if (this.link !== link || this.closed) return;
+            this.send({ type: 'p2pState', state: 'failed' });
+            this.endDirect();
+            this.emit('mode', { mode: this.mode, direct: false });
+        });
+        link.addEventListener('track', () => {
+            if (this.link === link && this.direct) this.syncMedia();
+        });
+        // Our tracks go on the direct connection's senders at once; they flow
+        // only once it is up.
+        this.routeSenders().catch(() => {});
+        link.start();
+    }
+
+    /**
+     * Back to the server: resume our server senders (the server connection
+     * stayed up, so no negotiation), show the peer from the server again and
+     * close the direct connection.
+     * @private
+     */
+    endDirect() {
+        const link = this.link;
+        if (!link) return;
+        this.link = null;
+        const wasDirect = this.direct;
+        this.direct = false;
+        this.stopLevelWatch();
+        this.routeSenders().catch(() => {});
+        if (wasDirect) this.syncMedia();
+        link.close();
+    }
+
+    /**
+     * While media goes browser to browser the server hears nobody, so the
+     * speaker is found here from the audio levels of both ends.
+     * @private
+     */
+    startLevelWatch() {
+        this.stopLevelWatch();
+        this.levelTimer = setInterval(async () => {
+            const link = this.link;
+            if (!link || !this.direct) return;
+            const peerLevel = link.peerAudioLevel();
+            const ownLevel = this.audio ? await link.ownAudioLevel() : 0;
+            const THRESHOLD = 0.02;
+            let speaker = null;
+            if (peerLevel > THRESHOLD || ownLevel > THRESHOLD) {
+                speaker = peerLevel >= ownLevel ? link.peer : this.id;
+            }
+            if (this.link === link) this.setActiveSpeaker(speaker);
+        }, 300);
+    }
+
+    /** @private */
+    stopLevelWatch() {
+        if (this.levelTimer) clearInterval(this.levelTimer);
+        this.levelTimer = null;
+    }
+
+    /**
+     * @private
+     * @param {string|null} id
+     */
+    setActiveSpeaker(id) {
+        if (id === this.activeSpeaker) return;
+        this.activeSpeaker = id;
+        this.emit('activespeaker', { id });
+    }
+
+    // --- statistics and the end -------------------------------------------
+
+    /**
+     * Statistics of the server media connection (null before joining).
      * @returns {Promise<RTCStatsReport|null>}
      */
     async stats() {
         return this.pc ? this.pc.getStats() : null;
+    }
+
+    /**
+     * Statistics of the direct connection (null when there is none).
+     * @returns {Promise<RTCStatsReport|null>}
+     */
+    async directStats() {
+        return this.link ? this.link.stats() : null;
+    }
+
+    /**
+     * The labels of the tracks our senders carry now, on the path in use
+     * (for the test hook: what the browser's WebRTC internals show too).
+     * @returns {Record<Source, string|null>}
+     */
+    sending() {
+        /** @param {RTCRtpTransceiver|null} t */
+        const label = (t) => (t && !isStopped(t) ? t.sender.track?.label ?? null : null);
+        if (this.direct && this.link) {
+            return {
+                microphone: this.link.sendingLabel('microphone'),
+                camera: this.link.sendingLabel('camera'),
+                screen: this.link.sendingLabel('screen'),
+            };
+        }
+        return {
+            microphone: label(this.audioTransceiver),
+            camera: label(this.videoTransceiver),
+            screen: label(this.screenTransceiver),
+        };
     }
 
     /** Leaves the room: the server tells the others and closes with 1000. */
@@ -476,6 +1046,12 @@ export class Conference extends EventTarget {
         if (this.watchdog) clearInterval(this.watchdog);
         this.pingTimer = null;
         this.watchdog = null;
+        this.stopLevelWatch();
+        this.link?.close();
+        this.link = null;
+        this.direct = false;
+        this.screenTrack?.stop();
+        this.screenTrack = null;
         if (this.pc) {
             this.pc.close();
         }
@@ -488,6 +1064,14 @@ export class Conference extends EventTarget {
                 // already closing
             }
         }
-        this.emit('closed', { code, reason, expected });
+        this.emit('closed', { code, reason, expected, error: this.fatalError });
     }
+}
+
+/**
+ * @param {RTCRtpTransceiver} t
+ */
+function isStopped(t) {
+    // `stopped` is gone from the standard; currentDirection says it now.
+    return /** @type {any} */ (t).stopped === true || t.currentDirection === 'stopped' || t.direction === 'stopped';
 }

@@ -33,10 +33,8 @@ impl PrivacyFacts {
             // The error log's purge and the journald drop-in
             // (systemd/journald-funkraum.conf) both keep to this.
             log_retention_hours: config.log.retention_hours,
-            // Not implemented yet: media always passes through the server.
-            peer_to_peer: false,
-            // The built-in TURN relay does not exist yet.
-            turn_relay: false,
+            peer_to_peer: config.rooms.p2p,
+            turn_relay: config.turn.enabled,
         }
     }
 }
@@ -435,7 +433,13 @@ pub fn render(facts: &PrivacyFacts, lang: Lang) -> String {
             "Keine Aufzeichnungen von Ton oder Bild.",
             "No recordings of audio or video.",
         ),
-        c = t("Kein Chatverlauf.", "No chat history."),
+        c = t(
+            "Kein Chat-Archiv: Ein Raum behält seine letzten Chatnachrichten nur im \
+             Arbeitsspeicher, damit später Hinzukommende sie lesen können; sie \
+             verschwinden mit dem Raum.",
+            "No chat archive: a room keeps its latest chat messages in memory only, \
+             so that people who join later can read them; they are gone with the room.",
+        ),
         d = t(
             "Keine Cookies, keine Analyse, kein Tracking.",
             "No cookies, no analytics, no tracking.",

@@ -13,7 +13,7 @@
 //! Our own events run at `log.level`; other crates' at
 //! `log.third_party_level` (WARN by default). There is no HTTP access log.
 
-use super::addresses::OwnAddresses;
+use super::GateInputs;
 use super::error_log::ErrorLog;
 use super::personal::RevealForErrorEvent;
 use crate::config::{LogConfig, LogOutput};
@@ -27,10 +27,11 @@ use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{EnvFilter, filter::LevelFilter};
 
 /// Events withheld because they named a foreign address (for /metrics).
 #[derive(Debug, Default)]
@@ -42,17 +43,10 @@ pub struct LogCounters {
 pub fn init(
     config: &LogConfig,
     error_log: Arc<ErrorLog>,
-    own: OwnAddresses,
+    inputs: GateInputs,
 ) -> Result<Arc<LogCounters>, String> {
     let counters = Arc::new(LogCounters::default());
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::from_level(level(config.third_party_level)).into())
-        // The TURN crates name client and peer addresses in their warnings
-        // and debug events: only their errors are worth passing to the gate.
-        .parse_lossy(format!(
-            "funkraum={},turn_server_proto=error,stun_proto=error,turn_types=error",
-            config.level.as_str()
-        ));
+    let filter = level_filter(config);
     let use_journald = match config.output {
         LogOutput::Journald => true,
         LogOutput::Stderr => false,
@@ -73,7 +67,7 @@ pub fn init(
     };
     let gate = PrivacyGate {
         inner: output.and_then(ErrorLogLayer { log: error_log }),
-        own,
+        inputs,
         counters: counters.clone(),
     };
     tracing_subscriber::registry()
@@ -83,29 +77,40 @@ pub fn init(
     Ok(counters)
 }
 
-fn level(l: crate::config::LogLevel) -> Level {
-    use crate::config::LogLevel::*;
-    match l {
-        Error => Level::ERROR,
-        Warn => Level::WARN,
-        Info => Level::INFO,
-        Debug => Level::DEBUG,
-        Trace => Level::TRACE,
-    }
+/// Our events at `log.level`, everyone else's at `log.third_party_level`.
+fn level_filter(config: &LogConfig) -> EnvFilter {
+    // A bare level is the default for every target; ours follows. The TURN
+    // crates name client and peer addresses in their warnings and debug
+    // events: only their errors are worth passing to the gate — except
+    // stun_proto's, which reports the 401 that starts every TURN
+    // allocation (RFC 8489's normal challenge) as an error.
+    //
+    // tungstenite writes every WebSocket frame, payload and all, at trace:
+    // it never logs below debug here, whatever the configuration says.
+    let tungstenite = match config.third_party_level {
+        crate::config::LogLevel::Trace => "debug",
+        other => other.as_str(),
+    };
+    EnvFilter::builder().parse_lossy(format!(
+        "{},funkraum={},turn_server_proto=error,stun_proto=off,turn_types=error,\
+         tungstenite={tungstenite},tokio_tungstenite={tungstenite}",
+        config.third_party_level.as_str(),
+        config.level.as_str()
+    ))
 }
 
 /// Wraps the outputs; see the module documentation.
 pub struct PrivacyGate<L> {
     inner: L,
-    own: OwnAddresses,
+    inputs: GateInputs,
     counters: Arc<LogCounters>,
 }
 
 impl<L> PrivacyGate<L> {
-    pub fn new(inner: L, own: OwnAddresses, counters: Arc<LogCounters>) -> Self {
+    pub fn new(inner: L, inputs: GateInputs, counters: Arc<LogCounters>) -> Self {
         PrivacyGate {
             inner,
-            own,
+            inputs,
             counters,
         }
     }
@@ -116,16 +121,27 @@ thread_local! {
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Visits an event's fields and notes whether any names a foreign address.
-struct AddressFinder<'a> {
-    own: &'a OwnAddresses,
+/// Visits an event's fields and notes whether any names a foreign address
+/// or a personal string in memory.
+struct PersonalFinder<'a> {
+    inputs: &'a GateInputs,
     found: bool,
 }
 
-impl Visit for AddressFinder<'_> {
-    fn record_str(&mut self, _field: &Field, value: &str) {
-        if !self.found && self.own.text_names_foreign_address(value) {
+impl PersonalFinder<'_> {
+    fn check(&mut self, text: &str) {
+        if self.inputs.own.text_names_foreign_address(text)
+            || self.inputs.watchlist.appears_in(text)
+        {
             self.found = true;
+        }
+    }
+}
+
+impl Visit for PersonalFinder<'_> {
+    fn record_str(&mut self, _field: &Field, value: &str) {
+        if !self.found {
+            self.check(value);
         }
     }
 
@@ -137,9 +153,7 @@ impl Visit for AddressFinder<'_> {
             let mut s = s.borrow_mut();
             s.clear();
             let _ = write!(s, "{value:?}");
-            if self.own.text_names_foreign_address(&s) {
-                self.found = true;
-            }
+            self.check(&s);
         });
     }
 }
@@ -191,8 +205,8 @@ where
             self.inner.on_event(event, ctx);
             return;
         }
-        let mut finder = AddressFinder {
-            own: &self.own,
+        let mut finder = PersonalFinder {
+            inputs: &self.inputs,
             found: false,
         };
         event.record(&mut finder);
@@ -278,17 +292,37 @@ mod tests {
     }
 
     #[test]
+    fn levels_apply_to_ours_and_theirs_separately() {
+        let captured = Captured::default();
+        let config = LogConfig {
+            level: crate::config::LogLevel::Debug,
+            ..LogConfig::default()
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(captured.clone().with_filter(level_filter(&config)));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "funkraum::x", "ours at debug");
+            tracing::trace!(target: "funkraum::x", "ours at trace");
+            tracing::warn!(target: "str0m::x", "theirs at warn");
+            tracing::info!(target: "str0m::x", "theirs at info");
+        });
+        let lines = captured.0.lock().unwrap().clone();
+        assert_eq!(lines, vec!["ours at debug", "theirs at warn"]);
+    }
+
+    #[test]
     fn the_gate_reveals_at_error_redacts_below_and_withholds_foreign_addresses() {
         let captured = Captured::default();
-        let own = OwnAddresses::default();
-        own.add("127.0.0.1".parse().unwrap());
+        let inputs = GateInputs::default();
+        inputs.own.add("127.0.0.1".parse().unwrap());
+        inputs.watchlist.add("secret-room-name");
         let counters = Arc::new(LogCounters::default());
         let error_log = Arc::new(ErrorLog::new(None, Duration::from_secs(3600)).unwrap());
         let gate = PrivacyGate::new(
             captured.clone().and_then(ErrorLogLayer {
                 log: error_log.clone(),
             }),
-            own,
+            inputs,
             counters.clone(),
         );
         let subscriber = tracing_subscriber::registry().with(gate);
@@ -298,6 +332,7 @@ mod tests {
             tracing::info!(nickname = %nick, peer = %peer, "someone joined");
             tracing::warn!(target: "str0m::ice", "pair 203.0.113.5:4444 failed");
             tracing::debug!("listening on 127.0.0.1:8080");
+            tracing::trace!(target: "tungstenite", "frame {{\"room\":\"Secret-Room-Name\"}}");
             tracing::error!(nickname = %nick, peer = %peer, "could not serve");
         });
         let lines = captured.0.lock().unwrap().clone();
@@ -306,7 +341,7 @@ mod tests {
         assert!(!lines[0].contains("CanaryNick"));
         assert!(lines[1].contains("127.0.0.1:8080"));
         assert!(lines[2].contains("CanaryNick") && lines[2].contains("203.0.113.5:4444"));
-        assert_eq!(counters.withheld.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.withheld.load(Ordering::Relaxed), 2);
         let kept = error_log.entries();
         assert_eq!(kept.len(), 1);
         assert!(kept[0].message.contains("CanaryNick"));

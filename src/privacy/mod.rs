@@ -16,7 +16,18 @@ pub mod error_log;
 pub mod logging;
 mod personal;
 pub mod runtime_dir;
+mod watchlist;
 
 pub use addresses::OwnAddresses;
+pub use watchlist::PersonalWatchlist;
+
+/// What the logging gate consults besides the event itself: the server's
+/// own addresses (not personal) and the personal strings in memory (never
+/// below ERROR). The server fills both while it runs.
+#[derive(Clone, Default, Debug)]
+pub struct GateInputs {
+    pub own: OwnAddresses,
+    pub watchlist: PersonalWatchlist,
+}
 
 pub use personal::{ChatText, Nickname, PeerAddr, RoomName, Sdp};

@@ -10,7 +10,8 @@
 //!   m-lines carry the others' tracks; the server is the impolite peer.
 
 use super::forward::{PtMap, SeqRebase, forwarded_extensions};
-use super::{Command, SfuEvent, SfuStats, TrackInfo, TrackKind};
+use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
+use super::{Command, Hold, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
 use crate::ids::{ParticipantId, RoomId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -41,6 +42,12 @@ const FIRST_OFFER_GRACE: Duration = Duration::from_secs(2);
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// Remote addresses remembered per participant for demultiplexing.
 const MAX_ADDRS_PER_PARTICIPANT: usize = 8;
+/// `offer.sources` entries kept per participant (a client has a handful of
+/// m-lines; a hostile one cannot make this grow).
+const MAX_SOURCES: usize = 32;
+/// Client-created m-lines tracked per participant; beyond, new ones are
+/// still published but cannot be unpublished and re-published.
+const MAX_CLIENT_MIDS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackOutState {
@@ -56,6 +63,7 @@ enum TrackOutState {
 struct TrackIn {
     mid: Mid,
     kind: TrackKind,
+    source: Source,
     last_keyframe_request: Option<Instant>,
     /// A keyframe request that arrived inside the throttle interval.
     keyframe_wanted: Option<KeyframeRequestKind>,
@@ -65,6 +73,7 @@ struct TrackOut {
     publisher: ParticipantId,
     source_mid: Mid,
     kind: TrackKind,
+    source: Source,
     state: TrackOutState,
     /// The publisher left while this track was being offered: stop it as
     /// soon as the answer is in.
@@ -98,6 +107,16 @@ struct Participant {
     first_offer_deadline: Option<Instant>,
     tracks_in: Vec<TrackIn>,
     tracks_out: Vec<TrackOut>,
+    /// What the client's latest offer said its m-lines carry.
+    sources: Vec<(Mid, Source)>,
+    /// The m-lines the client created (its publications, live or not).
+    client_mids: Vec<Mid>,
+    /// Media not to forward (moderator mute, peer to peer).
+    hold: Hold,
+    /// The level of its forwarded audio, for the active speaker.
+    speech: SpeechLevel,
+    /// Loudness at the end of the last speaker interval.
+    loudness: u32,
     /// (local, remote) pairs this participant is known by.
     addrs: Vec<(SocketAddr, SocketAddr)>,
     rtc_timeout: Instant,
@@ -141,6 +160,10 @@ pub struct SfuCore {
     to_negotiate: Vec<ParticipantId>,
     /// Reused list of a room's members while forwarding (no allocation per packet).
     scratch_members: Vec<ParticipantId>,
+    /// Each room's announced active speaker.
+    speakers: HashMap<RoomId, ParticipantId>,
+    /// When speakers are next chosen; `None` while nobody is here.
+    next_speaker_tick: Option<Instant>,
     stats: Arc<SfuStats>,
 }
 
@@ -165,13 +188,19 @@ impl SfuCore {
             work: VecDeque::new(),
             to_negotiate: Vec::new(),
             scratch_members: Vec::new(),
+            speakers: HashMap::new(),
+            next_speaker_tick: None,
             stats,
         }
     }
 
     /// When `handle_timeout` wants to be called next.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
+        match (timer, self.next_speaker_tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn handle_command(&mut self, now: Instant, command: Command, net: &mut dyn Network) {
@@ -181,7 +210,18 @@ impl SfuCore {
                 room,
                 events,
             } => self.join(participant, room, events, now),
-            Command::Offer { participant, sdp } => {
+            Command::Offer {
+                participant,
+                sdp,
+                sources,
+            } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.sources = sources
+                        .iter()
+                        .take(MAX_SOURCES)
+                        .map(|(mid, source)| (Mid::from(mid.as_str()), *source))
+                        .collect();
+                }
                 self.client_offer(participant, sdp.expose_personal(), now, net)
             }
             Command::Answer { participant, sdp } => {
@@ -192,6 +232,7 @@ impl SfuCore {
                 candidate,
             } => self.client_candidate(participant, candidate.expose_personal(), now, net),
             Command::Leave { participant } => self.remove(participant),
+            Command::Hold { participant, hold } => self.set_hold(participant, hold, now, net),
             Command::Ping(reply) => {
                 let _ = reply.send(());
                 return;
@@ -252,6 +293,14 @@ impl SfuCore {
             }
             self.schedule(pid);
         }
+        if self.next_speaker_tick.is_some_and(|t| t <= now) {
+            self.choose_speakers();
+            self.next_speaker_tick = (!self.participants.is_empty()).then(|| {
+                let next = self.next_speaker_tick.unwrap_or(now) + SPEAKER_INTERVAL;
+                // After a stall, do not catch up with a burst of ticks.
+                next.max(now)
+            });
+        }
         self.process_work(now, net);
     }
 
@@ -290,7 +339,7 @@ impl SfuCore {
         for other in members.iter() {
             if let Some(o) = self.participants.get(other) {
                 for t in &o.tracks_in {
-                    tracks_out.push(new_track_out(o.id, t.mid, t.kind));
+                    tracks_out.push(new_track_out(o.id, t));
                 }
             }
         }
@@ -308,6 +357,11 @@ impl SfuCore {
                 first_offer_deadline: Some(now + FIRST_OFFER_GRACE),
                 tracks_in: Vec::new(),
                 tracks_out,
+                sources: Vec::new(),
+                client_mids: Vec::new(),
+                hold: Hold::default(),
+                speech: SpeechLevel::default(),
+                loudness: 0,
                 addrs: Vec::new(),
                 rtc_timeout: now,
                 scheduled: None,
@@ -316,6 +370,7 @@ impl SfuCore {
         self.stats
             .participants
             .store(self.participants.len() as u64, Ordering::Relaxed);
+        self.next_speaker_tick.get_or_insert(now + SPEAKER_INTERVAL);
         self.schedule(pid);
     }
 
@@ -334,34 +389,99 @@ impl SfuCore {
             members.retain(|&m| m != pid);
             if members.is_empty() {
                 self.rooms.remove(&p.room);
-            } else {
-                for m in members.iter() {
-                    let Some(s) = self.participants.get_mut(m) else {
-                        continue;
-                    };
-                    let mut changed = false;
-                    s.tracks_out.retain_mut(|t| {
-                        if t.publisher != pid {
-                            return true;
-                        }
-                        changed = true;
-                        match t.state {
-                            TrackOutState::ToOpen => return false,
-                            TrackOutState::Negotiating(_) => t.orphaned = true,
-                            TrackOutState::Open(m) => t.state = TrackOutState::ToStop(m),
-                            TrackOutState::ToStop(_) | TrackOutState::NegotiatingStop(_) => {}
-                        }
-                        true
-                    });
-                    if changed {
-                        self.to_negotiate.push(*m);
-                    }
-                }
+                self.speakers.remove(&p.room);
             }
+        }
+        self.stop_tracks(p.room, pid, None);
+        if self.participants.is_empty() {
+            self.next_speaker_tick = None;
         }
         self.stats
             .participants
             .store(self.participants.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Stops a publisher's tracks (one, or all with `None`) for everyone
+    /// else in the room, at their next negotiation.
+    fn stop_tracks(&mut self, room: RoomId, publisher: ParticipantId, mid: Option<Mid>) {
+        let Some(members) = self.rooms.get(&room) else {
+            return;
+        };
+        for m in members {
+            let Some(s) = self.participants.get_mut(m) else {
+                continue;
+            };
+            let mut changed = false;
+            s.tracks_out.retain_mut(|t| {
+                if t.publisher != publisher || mid.is_some_and(|mid| mid != t.source_mid) {
+                    return true;
+                }
+                changed = true;
+                match t.state {
+                    TrackOutState::ToOpen => return false,
+                    TrackOutState::Negotiating(_) => t.orphaned = true,
+                    TrackOutState::Open(m) => t.state = TrackOutState::ToStop(m),
+                    TrackOutState::ToStop(_) | TrackOutState::NegotiatingStop(_) => {}
+                }
+                true
+            });
+            if changed {
+                self.to_negotiate.push(*m);
+            }
+        }
+    }
+
+    /// What of a participant's media to hold back from now on.
+    fn set_hold(&mut self, pid: ParticipantId, hold: Hold, now: Instant, net: &mut dyn Network) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        let resumed = p.hold.all && !hold.all;
+        p.hold = hold;
+        if resumed {
+            // Its subscribers' decoders have been without its video since
+            // the switch to peer to peer: they need a fresh keyframe.
+            let videos: Vec<Mid> = p
+                .tracks_in
+                .iter()
+                .filter(|t| t.kind == TrackKind::Video)
+                .map(|t| t.mid)
+                .collect();
+            for mid in videos {
+                self.request_keyframe(pid, mid, KeyframeRequestKind::Pli, now, net);
+            }
+        }
+    }
+
+    /// Closes the speaker interval of every room and announces changes.
+    fn choose_speakers(&mut self) {
+        for (room, members) in &self.rooms {
+            for m in members {
+                if let Some(p) = self.participants.get_mut(m) {
+                    p.loudness = p.speech.close_interval();
+                }
+            }
+            let current = self.speakers.get(room).copied();
+            let levels = members
+                .iter()
+                .filter_map(|m| self.participants.get(m).map(|p| (p.id, p.loudness)));
+            let chosen = choose_speaker(levels, current);
+            if chosen == current {
+                continue;
+            }
+            match chosen {
+                Some(id) => self.speakers.insert(*room, id),
+                None => self.speakers.remove(room),
+            };
+            for m in members {
+                if let Some(p) = self.participants.get(m) {
+                    // A full queue loses this one; the next change corrects it.
+                    let _ = p.tell(SfuEvent::ActiveSpeaker {
+                        participant: chosen,
+                    });
+                }
+            }
+        }
     }
 
     fn fail(&mut self, pid: ParticipantId, reason: &str) {
@@ -477,9 +597,36 @@ impl SfuCore {
         match event {
             Event::RtpPacket(packet) => self.forward(pid, &packet, now, net),
             Event::MediaAdded(added) => {
+                // Fires for client-created m-lines only.
+                if let Some(p) = self.participants.get_mut(&pid)
+                    && p.client_mids.len() < MAX_CLIENT_MIDS
+                    && !p.client_mids.contains(&added.mid)
+                {
+                    p.client_mids.push(added.mid);
+                }
                 // Only m-lines the client sends on are publications.
-                if matches!(added.direction, Direction::RecvOnly | Direction::SendRecv) {
+                if added.direction.is_receiving() {
                     self.publish(pid, added.mid, kind_of(added.kind));
+                }
+            }
+            Event::MediaChanged(changed) => {
+                // A client-created m-line the client stopped sending on
+                // (transceiver stopped: rejected; or made inactive) is
+                // unpublished; one it sends on again, published again.
+                let Some(p) = self.participants.get(&pid) else {
+                    return;
+                };
+                if !p.client_mids.contains(&changed.mid) {
+                    return;
+                }
+                let published = p.tracks_in.iter().any(|t| t.mid == changed.mid);
+                if published && !changed.direction.is_receiving() {
+                    self.unpublish(pid, changed.mid);
+                } else if !published && changed.direction.is_receiving() {
+                    let kind = p.rtc.media(changed.mid).map(|m| kind_of(m.kind()));
+                    if let Some(kind) = kind {
+                        self.publish(pid, changed.mid, kind);
+                    }
                 }
             }
             Event::KeyframeRequest(req) => {
@@ -510,12 +657,20 @@ impl SfuCore {
         if p.tracks_in.iter().any(|t| t.mid == mid) {
             return;
         }
-        p.tracks_in.push(TrackIn {
+        // Audio is always the microphone; video is the camera unless the
+        // client named it the screen.
+        let named = p.sources.iter().find(|(m, _)| *m == mid).map(|&(_, s)| s);
+        let source = match (kind, named) {
+            (TrackKind::Video, Some(Source::Screen)) => Source::Screen,
+            _ => Source::default_for(kind),
+        };
+        let track = TrackIn {
             mid,
             kind,
+            source,
             last_keyframe_request: None,
             keyframe_wanted: None,
-        });
+        };
         let room = p.room;
         if let Some(members) = self.rooms.get(&room) {
             for &m in members {
@@ -523,11 +678,25 @@ impl SfuCore {
                     continue;
                 }
                 if let Some(s) = self.participants.get_mut(&m) {
-                    s.tracks_out.push(new_track_out(pid, mid, kind));
+                    s.tracks_out.push(new_track_out(pid, &track));
                     self.to_negotiate.push(m);
                 }
             }
         }
+        if let Some(p) = self.participants.get_mut(&pid) {
+            p.tracks_in.push(track);
+        }
+    }
+
+    /// A participant stopped sending on an m-line: the track goes away for
+    /// everyone else.
+    fn unpublish(&mut self, pid: ParticipantId, mid: Mid) {
+        let Some(p) = self.participants.get_mut(&pid) else {
+            return;
+        };
+        p.tracks_in.retain(|t| t.mid != mid);
+        let room = p.room;
+        self.stop_tracks(room, pid, Some(mid));
     }
 
     // ---- forwarding ---------------------------------------------------
@@ -547,6 +716,17 @@ impl SfuCore {
         let Some(mid) = p.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid()) else {
             return;
         };
+        let Some(kind) = p.tracks_in.iter().find(|t| t.mid == mid).map(|t| t.kind) else {
+            return;
+        };
+        if p.hold.all || (kind == TrackKind::Audio && p.hold.audio) {
+            return;
+        }
+        if kind == TrackKind::Audio
+            && let Some(level) = packet.header.ext_vals.audio_level
+        {
+            p.speech.record(level);
+        }
         let in_pt = packet.header.payload_type;
         let Some(params) = p.rtc.codec_config().find(|c| c.pt() == in_pt).copied() else {
             return;
@@ -873,6 +1053,7 @@ impl SfuCore {
                             mid: m.to_string(),
                             participant: t.publisher,
                             kind: t.kind,
+                            source: t.source,
                         })
                     }
                     _ => None,
@@ -915,11 +1096,12 @@ fn drain(
     }
 }
 
-fn new_track_out(publisher: ParticipantId, source_mid: Mid, kind: TrackKind) -> TrackOut {
+fn new_track_out(publisher: ParticipantId, track: &TrackIn) -> TrackOut {
     TrackOut {
         publisher,
-        source_mid,
-        kind,
+        source_mid: track.mid,
+        kind: track.kind,
+        source: track.source,
         state: TrackOutState::ToOpen,
         orphaned: false,
         seq: SeqRebase::default(),
@@ -1017,6 +1199,7 @@ mod tests {
             Command::Offer {
                 participant: ParticipantId::from_u64(1),
                 sdp: crate::privacy::Sdp::from_validated("v=0\r\ngarbage".into()),
+                sources: vec![],
             },
             &mut NoNetwork,
         );
@@ -1036,6 +1219,7 @@ mod tests {
             Command::Offer {
                 participant: one,
                 sdp: garbage(),
+                sources: vec![],
             },
             &mut NoNetwork,
         );
@@ -1054,6 +1238,105 @@ mod tests {
             assert!(!reason.contains("0x"), "a heap address in {reason:?}");
             assert!(reason.ends_with("is not valid SDP."), "{reason}");
         }
+    }
+
+    #[test]
+    fn the_loudest_is_announced_to_the_room_on_change_only() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let speaking = |core: &mut SfuCore, level: i8| {
+            for _ in 0..15 {
+                core.participants
+                    .get_mut(&one)
+                    .unwrap()
+                    .speech
+                    .record(level);
+            }
+            core.choose_speakers();
+        };
+        // A few intervals of speech: announced once, to both.
+        for _ in 0..4 {
+            speaking(&mut core, -25);
+        }
+        for r in &mut rx {
+            let mut events = Vec::new();
+            while let Ok(e) = r.try_recv() {
+                events.push(e);
+            }
+            assert_eq!(
+                events,
+                vec![SfuEvent::ActiveSpeaker {
+                    participant: Some(one)
+                }]
+            );
+        }
+        // Silence: `None`, once.
+        for _ in 0..6 {
+            speaking(&mut core, -127);
+        }
+        let mut events = Vec::new();
+        while let Ok(e) = rx[1].try_recv() {
+            events.push(e);
+        }
+        assert_eq!(events, vec![SfuEvent::ActiveSpeaker { participant: None }]);
+    }
+
+    #[test]
+    fn holds_and_sources_are_kept_per_participant() {
+        let (mut core, _rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let hold = Hold {
+            audio: true,
+            all: false,
+        };
+        let now = Instant::now();
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: one,
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].hold, hold);
+        // A hold for someone the SFU does not know changes nothing.
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: ParticipantId::from_u64(9),
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants.len(), 2);
+        // Sources are bounded, and kept even when the offer is refused.
+        let sources = (0..100).map(|i| (i.to_string(), Source::Screen)).collect();
+        core.handle_command(
+            now,
+            Command::Offer {
+                participant: one,
+                sdp: crate::privacy::Sdp::from_validated("garbage".into()),
+                sources,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].sources.len(), MAX_SOURCES);
+    }
+
+    #[test]
+    fn the_speaker_timer_runs_only_while_someone_is_here() {
+        let (mut core, _rx) = core_with(&[1]);
+        assert!(core.next_speaker_tick.is_some());
+        assert!(core.next_timeout().is_some());
+        core.handle_command(
+            Instant::now(),
+            Command::Leave {
+                participant: ParticipantId::from_u64(1),
+            },
+            &mut NoNetwork,
+        );
+        assert!(core.next_speaker_tick.is_none());
+        assert!(core.speakers.is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod addresses;
 mod core;
 mod driver;
 mod forward;
+mod speaker;
 
 pub use addresses::MediaSockets;
 pub use driver::{HealthProbe, SfuHandle, start};
@@ -29,10 +30,13 @@ pub enum Command {
         room: RoomId,
         events: mpsc::Sender<SfuEvent>,
     },
-    /// The client's SDP offer (its own tracks).
+    /// The client's SDP offer (its own tracks), with what each of its
+    /// m-lines carries (`offer.sources`; unnamed ones are camera or
+    /// microphone by kind).
     Offer {
         participant: ParticipantId,
         sdp: Sdp,
+        sources: Vec<(String, Source)>,
     },
     /// The client's answer to the server's latest offer.
     Answer {
@@ -46,6 +50,11 @@ pub enum Command {
     },
     /// The participant left; its tracks go away for everyone.
     Leave { participant: ParticipantId },
+    /// What of the participant's media not to forward, from now on.
+    Hold {
+        participant: ParticipantId,
+        hold: Hold,
+    },
     /// Liveness check for the service watchdog: the media thread answers
     /// when it gets to it, which it does only while its loop turns.
     Ping(oneshot::Sender<()>),
@@ -71,6 +80,45 @@ pub enum SfuEvent {
     Failed {
         reason: String,
     },
+    /// The loudest participant of the room changed (`None`: nobody speaks).
+    ActiveSpeaker {
+        participant: Option<ParticipantId>,
+    },
+}
+
+/// Media of one participant that the SFU holds back instead of forwarding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hold {
+    /// Its audio (a moderator muted it).
+    pub audio: bool,
+    /// All of it (it talks peer to peer).
+    pub all: bool,
+}
+
+/// What a published track shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Camera,
+    Microphone,
+    Screen,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Camera => "camera",
+            Source::Microphone => "microphone",
+            Source::Screen => "screen",
+        }
+    }
+
+    /// The source of an m-line the client did not name.
+    pub fn default_for(kind: TrackKind) -> Source {
+        match kind {
+            TrackKind::Audio => Source::Microphone,
+            TrackKind::Video => Source::Camera,
+        }
+    }
 }
 
 /// One server-created m-line: which participant's track it carries.
@@ -79,6 +127,7 @@ pub struct TrackInfo {
     pub mid: String,
     pub participant: ParticipantId,
     pub kind: TrackKind,
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

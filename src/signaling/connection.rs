@@ -2,25 +2,40 @@
 //! client's messages, relays SFU events and room news, and keeps the
 //! connection alive (or ends it).
 
-use super::hub::{ConnectionSlot, Hub, Outbox};
+use super::hub::{ConnectionSlot, Hub, JoinArgs, Outbox, ToClient};
 use super::messages::{
-    ClientMessage, PROTOCOL_VERSION, ParticipantView, ServerMessage, SignalingError, TrackView,
-    close,
+    ChatView, ClientMessage, P2pPayload, P2pStateName, PROTOCOL_VERSION, ParticipantView,
+    ServerMessage, SettingsView, SignalingError, SourceName, TrackView, close,
 };
-use super::rate::{MessageRate, Verdict};
+use super::rate::{ChatRate, MessageRate, Verdict};
 use crate::ids::ParticipantId;
 use crate::privacy::{Nickname, PeerAddr, RoomName, Sdp};
+use crate::room::chat::parse_chat_text;
 use crate::room::names::{parse_nickname, parse_room_name};
-use crate::room::{JoinError, MediaState};
-use crate::sfu::{Command, SfuEvent};
+use crate::room::{JoinError, MediaState, Moderation, P2pState};
+use crate::sfu::{Command, SfuEvent, Source};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, mpsc};
+
+/// Longest room password (docs/protocol.md, `lockRoom`).
+const PASSWORD_MAX_CHARS: usize = 64;
 
 /// Messages queued towards one client before it counts as not reading.
 const OUTBOX_CAPACITY: usize = 256;
 const SFU_EVENTS_CAPACITY: usize = 64;
+
+/// A `join` message's fields, borrowed.
+struct Join<'a> {
+    version: u32,
+    room: &'a str,
+    nickname: &'a str,
+    media: MediaState,
+    moderator_secret: Option<&'a str>,
+    password: Option<&'a str>,
+}
 
 /// How a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +66,7 @@ struct Connection {
     outbox: Outbox,
     sfu_events: mpsc::Sender<SfuEvent>,
     rate: MessageRate,
+    chat_rate: ChatRate,
     last_heard: Instant,
     pinged: bool,
 }
@@ -61,6 +77,7 @@ pub async fn serve(socket: WebSocket, peer: PeerAddr, hub: Arc<Hub>, slot: Conne
     let overflow = Arc::new(Notify::new());
     let (sfu_tx, mut sfu_rx) = mpsc::channel(SFU_EVENTS_CAPACITY);
     let limits = hub.limits.clone();
+    let chat_per_minute = hub.rooms.chat_per_minute;
     let mut conn = Connection {
         hub,
         socket,
@@ -74,6 +91,7 @@ pub async fn serve(socket: WebSocket, peer: PeerAddr, hub: Arc<Hub>, slot: Conne
         },
         sfu_events: sfu_tx,
         rate: MessageRate::new(limits.messages_per_second, limits.message_burst, now),
+        chat_rate: ChatRate::new(chat_per_minute, now),
         last_heard: now,
         pinged: false,
     };
@@ -83,7 +101,7 @@ pub async fn serve(socket: WebSocket, peer: PeerAddr, hub: Arc<Hub>, slot: Conne
     let end = loop {
         let next = tokio::select! {
             incoming = conn.socket.recv() => conn.on_frame(incoming).await,
-            Some(m) = out_rx.recv() => conn.send(&m).await,
+            Some(item) = out_rx.recv() => conn.on_hub(item).await,
             Some(e) = sfu_rx.recv() => conn.on_sfu_event(e).await,
             _ = overflow.notified() => Next::End(End::Close(close::TOO_SLOW)),
             _ = tick.tick() => conn.on_tick().await,
@@ -105,6 +123,18 @@ impl Connection {
         {
             Ok(()) => Next::Continue,
             Err(_) => Next::End(End::ClientGone),
+        }
+    }
+
+    /// Something the hub wants of this connection.
+    async fn on_hub(&mut self, item: ToClient) -> Next {
+        match item {
+            ToClient::Message(m) => self.send(&m).await,
+            ToClient::Refuse(e) => self.refuse(e).await,
+            ToClient::Hold(hold) => {
+                self.forward_to_sfu(|participant| Command::Hold { participant, hold })
+                    .await
+            }
         }
     }
 
@@ -206,17 +236,38 @@ impl Connection {
                 nickname,
                 audio,
                 video,
+                moderator_secret,
+                password,
             } => {
-                self.join(version, &room, &nickname, MediaState { audio, video }, now)
-                    .await
+                let join = Join {
+                    version,
+                    room: &room,
+                    nickname: &nickname,
+                    media: MediaState { audio, video },
+                    moderator_secret: moderator_secret.as_deref().filter(|s| !s.is_empty()),
+                    password: password.as_deref(),
+                };
+                self.join(join, now).await
             }
             ClientMessage::Ping => self.send(&ServerMessage::Pong).await,
             ClientMessage::Pong => Next::Continue,
             ClientMessage::Leave => Next::End(End::Close(close::NORMAL)),
-            ClientMessage::Offer { sdp } => {
+            ClientMessage::Offer { sdp, sources } => {
+                let sources = sources
+                    .into_iter()
+                    .map(|(mid, s)| {
+                        let source = match s {
+                            SourceName::Camera => Source::Camera,
+                            SourceName::Microphone => Source::Microphone,
+                            SourceName::Screen => Source::Screen,
+                        };
+                        (mid, source)
+                    })
+                    .collect();
                 self.forward_to_sfu(|participant| Command::Offer {
                     participant,
                     sdp: Sdp::from_validated(sdp),
+                    sources,
                 })
                 .await
             }
@@ -234,33 +285,135 @@ impl Connection {
                 })
                 .await
             }
-            ClientMessage::MediaState { audio, video } => match self.participant {
-                Some(id) => {
+            ClientMessage::MediaState { audio, video } => {
+                let outcome = self.joined().map(|id| {
                     self.hub.set_media_state(id, MediaState { audio, video });
-                    Next::Continue
-                }
-                None => self.refuse(SignalingError::NotJoined).await,
-            },
+                });
+                self.reply(outcome).await
+            }
+            ClientMessage::Hand { raised } => {
+                let outcome = self.joined().map(|id| self.hub.set_hand(id, raised));
+                self.reply(outcome).await
+            }
+            ClientMessage::Chat { text } => {
+                let outcome = self.chat(&text, now);
+                self.reply(outcome).await
+            }
+            ClientMessage::P2pState { state } => {
+                let state = match state {
+                    P2pStateName::Connected => P2pState::Connected,
+                    P2pStateName::Failed => P2pState::Failed,
+                };
+                let outcome = self.joined().and_then(|id| self.hub.p2p_state(id, state));
+                self.reply(outcome).await
+            }
+            ClientMessage::P2pSignal {
+                to,
+                description,
+                candidate,
+            } => {
+                let outcome = self.joined().and_then(|id| {
+                    let payload = P2pPayload::check(description, candidate)?;
+                    let to = ParticipantId::parse(&to).ok_or(SignalingError::BadTarget)?;
+                    self.hub.p2p_signal(id, to, payload)
+                });
+                self.reply(outcome).await
+            }
+            ClientMessage::MuteParticipant { id } => {
+                let outcome = self.moderate(&id, Moderation::Mute);
+                self.reply(outcome).await
+            }
+            ClientMessage::RemoveParticipant { id } => {
+                let outcome = self.moderate(&id, Moderation::Remove);
+                self.reply(outcome).await
+            }
+            ClientMessage::GrantModerator { id } => {
+                let outcome = self.moderate(&id, Moderation::Grant);
+                self.reply(outcome).await
+            }
+            ClientMessage::LockRoom { password } => {
+                let outcome = self.joined().and_then(|id| {
+                    let chars = password.chars().count();
+                    if chars == 0 || chars > PASSWORD_MAX_CHARS {
+                        return Err(SignalingError::BadMessage(format!(
+                            "A room password has 1 to {PASSWORD_MAX_CHARS} characters."
+                        )));
+                    }
+                    self.hub.moderate(id, Moderation::Lock(&password))
+                });
+                self.reply(outcome).await
+            }
+            ClientMessage::UnlockRoom => {
+                let outcome = self
+                    .joined()
+                    .and_then(|id| self.hub.moderate(id, Moderation::Unlock));
+                self.reply(outcome).await
+            }
         }
     }
 
-    async fn join(
-        &mut self,
-        version: u32,
-        room: &str,
-        nickname: &str,
-        media: MediaState,
-        now: Instant,
-    ) -> Next {
+    /// The own participant id, or `not-joined`.
+    fn joined(&self) -> Result<ParticipantId, SignalingError> {
+        self.participant.ok_or(SignalingError::NotJoined)
+    }
+
+    /// Nothing to say on success; the error otherwise.
+    async fn reply(&mut self, outcome: Result<(), SignalingError>) -> Next {
+        match outcome {
+            Ok(()) => Next::Continue,
+            Err(e) => self.refuse(e).await,
+        }
+    }
+
+    fn chat(&mut self, text: &str, now: Instant) -> Result<(), SignalingError> {
+        let id = self.joined()?;
+        let max = self.hub.rooms.chat_max_chars as usize;
+        let text =
+            parse_chat_text(text, max).map_err(|e| SignalingError::InvalidChat(e.message()))?;
+        if !self.chat_rate.allow(now) {
+            return Err(SignalingError::ChatRateLimited {
+                per_minute: self.hub.rooms.chat_per_minute,
+            });
+        }
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.hub.chat(id, text, unix_ms);
+        Ok(())
+    }
+
+    /// A moderation message naming a participant by its wire id.
+    fn moderate(
+        &self,
+        target: &str,
+        action: fn(ParticipantId) -> Moderation<'static>,
+    ) -> Result<(), SignalingError> {
+        let id = self.joined()?;
+        let Some(target) = ParticipantId::parse(target) else {
+            // An id that does not even parse names nobody in the room; the
+            // moderator check still comes first.
+            return Err(if self.hub.is_moderator(id) {
+                SignalingError::BadTarget
+            } else {
+                SignalingError::NotModerator
+            });
+        };
+        self.hub.moderate(id, action(target))
+    }
+
+    async fn join(&mut self, join: Join<'_>, now: Instant) -> Next {
         if self.participant.is_some() {
             return self.refuse(SignalingError::AlreadyJoined).await;
         }
-        if version != PROTOCOL_VERSION {
+        if join.version != PROTOCOL_VERSION {
             return self
-                .refuse(SignalingError::UnsupportedVersion { requested: version })
+                .refuse(SignalingError::UnsupportedVersion {
+                    requested: join.version,
+                })
                 .await;
         }
-        let room = match parse_room_name(room) {
+        let room = match parse_room_name(join.room) {
             Ok(r) => r,
             Err(e) => {
                 return self
@@ -268,7 +421,7 @@ impl Connection {
                     .await;
             }
         };
-        let nickname = match parse_nickname(nickname) {
+        let nickname = match parse_nickname(join.nickname) {
             Ok(n) => n,
             Err(e) => {
                 return self
@@ -276,32 +429,48 @@ impl Connection {
                     .await;
             }
         };
-        let joined = self.hub.join(
-            room.clone(),
-            nickname.clone(),
-            media,
-            self.outbox.clone(),
-            now,
-        );
-        let (id, joined) = match joined {
+        let args = JoinArgs {
+            room: room.clone(),
+            nickname: nickname.clone(),
+            media: join.media,
+            moderator_secret: join.moderator_secret,
+            password: join.password,
+        };
+        let (id, joined) = match self.hub.join(args, self.outbox.clone(), now) {
             Ok(j) => j,
             Err(JoinError::RoomFull { limit }) => {
                 return self.refuse(SignalingError::RoomFull { limit }).await;
+            }
+            Err(JoinError::Locked) => return self.refuse(SignalingError::RoomLocked).await,
+            Err(JoinError::WrongPassword) => {
+                return self.refuse(SignalingError::WrongPassword).await;
             }
             Err(JoinError::ServerFull | JoinError::IdTaken) => {
                 return self.refuse(SignalingError::ServerFull).await;
             }
         };
         self.participant = Some(id);
+        self.hub.watch_personal(&room, &nickname);
         self.identity = Some((room.clone(), nickname.clone()));
         tracing::info!(participant = ?id, others = joined.others.len(), "joined a room");
+        let rooms = &self.hub.rooms;
         let reply = ServerMessage::Joined {
             version: PROTOCOL_VERSION,
             id,
             room,
-            nickname,
+            nickname: joined.you.nickname.clone(),
             participants: joined.others.iter().map(ParticipantView::from).collect(),
             ice_servers: self.hub.ice_servers_for(id),
+            moderator: joined.you.moderator,
+            locked: joined.locked,
+            mode: joined.mode.into(),
+            chat: joined.chat.iter().map(ChatView::from).collect(),
+            settings: SettingsView {
+                start_muted: joined.start_muted,
+                video_max_height: rooms.video_max_height,
+                video_max_framerate: rooms.video_max_framerate,
+                screen_max_framerate: rooms.screen_max_framerate,
+            },
         };
         if let Next::End(e) = self.send(&reply).await {
             return Next::End(e);
@@ -339,6 +508,10 @@ impl Connection {
             }
             SfuEvent::BadSdp { reason } => self.refuse(SignalingError::BadSdp(reason)).await,
             SfuEvent::BadCandidate => self.refuse(SignalingError::BadCandidate).await,
+            SfuEvent::ActiveSpeaker { participant } => {
+                self.send(&ServerMessage::ActiveSpeaker { id: participant })
+                    .await
+            }
             SfuEvent::Failed { reason } => {
                 self.media_failed = true;
                 let (room, nickname) = self.identity.clone().unzip();
@@ -381,6 +554,10 @@ impl Connection {
                 reason: "".into(),
             };
             let _ = self.socket.send(Message::Close(Some(frame))).await;
+        }
+        // Last: until here the socket could still log what the client sent.
+        if let Some((room, nickname)) = self.identity.take() {
+            self.hub.unwatch_personal(&room, &nickname);
         }
     }
 }

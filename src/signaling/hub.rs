@@ -1,32 +1,58 @@
 //! What all signaling connections share: the room registry, each joined
 //! participant's outbox, and the per-address connection counts.
+//!
+//! Every room decision is taken under one lock, and its consequences are
+//! put into the outboxes under that same lock, so each participant hears of
+//! changes in the order they happened. That includes what the SFU must hold
+//! back of a participant's media ([`ToClient::Hold`]): it travels through
+//! the participant's own connection, which also sent its `Join` to the
+//! SFU, so the SFU sees them in order too.
 
-use super::messages::{IceServer, ParticipantView, ServerMessage};
-use crate::config::{LimitsConfig, SignalingConfig};
+use super::messages::{
+    ChatView, IceServer, P2pPayload, ParticipantView, ServerMessage, SignalingError,
+};
+use crate::config::{LimitsConfig, RoomsConfig, SignalingConfig};
 use crate::ids::ParticipantId;
-use crate::privacy::{Nickname, RoomName};
-use crate::room::{JoinError, Joined, MediaState, Registry, RoomLimits};
-use crate::sfu::Command;
+use crate::privacy::{ChatText, Nickname, RoomName};
+use crate::room::{
+    Effects, Forwarding, JoinError, JoinRequest, Joined, MediaState, Moderated, Moderation,
+    ModerationError, P2pError, P2pState, Registry, RoomLimits, RoomSettings,
+};
+use crate::sfu::{Command, Hold};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
+
+/// What the hub hands a connection.
+#[derive(Debug)]
+pub enum ToClient {
+    /// Send this to the client.
+    Message(ServerMessage),
+    /// Tell the SFU to hold back this much of the client's media.
+    Hold(Hold),
+    /// End the connection with this error (a moderator removed the client).
+    Refuse(SignalingError),
+}
 
 /// Where messages for one connection go. If its queue is full the client is
 /// not reading; `overflow` tells the connection to close rather than let
 /// the room's state on that client drift.
 #[derive(Clone)]
 pub struct Outbox {
-    pub tx: mpsc::Sender<ServerMessage>,
+    pub tx: mpsc::Sender<ToClient>,
     pub overflow: Arc<Notify>,
 }
 
 impl Outbox {
-    fn deliver(&self, message: ServerMessage) {
-        if self.tx.try_send(message).is_err() {
+    fn put(&self, item: ToClient) {
+        if self.tx.try_send(item).is_err() {
             self.overflow.notify_one();
         }
+    }
+
+    fn deliver(&self, message: ServerMessage) {
+        self.put(ToClient::Message(message));
     }
 }
 
@@ -36,20 +62,72 @@ struct HubState {
     connections: HashMap<IpAddr, u32>,
 }
 
+impl HubState {
+    fn send(&self, to: ParticipantId, message: ServerMessage) {
+        if let Some(o) = self.outboxes.get(&to) {
+            o.deliver(message);
+        }
+    }
+
+    fn send_all(&self, to: &[ParticipantId], message: &ServerMessage) {
+        for &id in to {
+            self.send(id, message.clone());
+        }
+    }
+
+    /// Turns a room operation's side effects into messages and holds.
+    fn apply(&self, effects: Effects) {
+        for m in &effects.updated {
+            let message = ServerMessage::ParticipantUpdated {
+                participant: ParticipantView::from(m),
+            };
+            self.send_all(&self.registry.members_of(m.id), &message);
+        }
+        for (to, notice) in effects.modes {
+            self.send(to, ServerMessage::mode(notice));
+        }
+        for (to, forwarding) in effects.forwarding {
+            if let Some(o) = self.outboxes.get(&to) {
+                o.put(ToClient::Hold(hold(forwarding)));
+            }
+        }
+    }
+}
+
+fn hold(f: Forwarding) -> Hold {
+    Hold {
+        audio: f.audio_muted,
+        all: f.p2p_direct,
+    }
+}
+
+/// A join as the connection parsed it.
+pub struct JoinArgs<'a> {
+    pub room: RoomName,
+    pub nickname: Nickname,
+    pub media: MediaState,
+    pub moderator_secret: Option<&'a str>,
+    pub password: Option<&'a str>,
+}
+
 pub struct Hub {
     state: Mutex<HubState>,
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
+    pub rooms: RoomsConfig,
     pub sfu: mpsc::Sender<Command>,
     pub ice_servers: Vec<IceServer>,
     /// The built-in TURN server's credentials, one per participant.
     turn: Option<crate::turn::Issuer>,
+    /// Names in memory, which the logging gate keeps out of events below ERROR.
+    watchlist: crate::privacy::PersonalWatchlist,
 }
 
 impl Hub {
     pub fn new(
         limits: LimitsConfig,
         signaling: SignalingConfig,
+        rooms: RoomsConfig,
         sfu: mpsc::Sender<Command>,
         ice_servers: Vec<IceServer>,
     ) -> Self {
@@ -58,18 +136,43 @@ impl Hub {
             max_rooms: limits.max_rooms,
             max_participants: limits.max_participants,
         };
+        let settings = RoomSettings {
+            p2p: rooms.p2p,
+            start_muted_after: rooms.start_muted_after,
+            chat_history: rooms.chat_history as usize,
+        };
         Hub {
             state: Mutex::new(HubState {
-                registry: Registry::new(room_limits),
+                registry: Registry::new(room_limits, settings),
                 outboxes: HashMap::new(),
                 connections: HashMap::new(),
             }),
             limits,
             signaling,
+            rooms,
             sfu,
             ice_servers,
             turn: None,
+            watchlist: Default::default(),
         }
+    }
+
+    /// Reports the nicknames and room names in use to the logging gate.
+    pub fn with_watchlist(mut self, watchlist: crate::privacy::PersonalWatchlist) -> Self {
+        self.watchlist = watchlist;
+        self
+    }
+
+    /// A participant's names are in memory from its join…
+    pub fn watch_personal(&self, room: &RoomName, nickname: &Nickname) {
+        self.watchlist.add(room.expose_personal());
+        self.watchlist.add(nickname.expose_personal());
+    }
+
+    /// …until its connection ends.
+    pub fn unwatch_personal(&self, room: &RoomName, nickname: &Nickname) {
+        self.watchlist.remove(room.expose_personal());
+        self.watchlist.remove(nickname.expose_personal());
     }
 
     /// Hands out per-participant credentials of the built-in TURN server.
@@ -121,41 +224,41 @@ impl Hub {
         )
     }
 
-    /// Enters a room and tells everyone already there.
+    /// Enters a room and tells everyone already there. What the joiner
+    /// itself must hear besides `joined` (its `mode`) is already in its
+    /// outbox, behind which the connection sends `joined` first.
     pub fn join(
         &self,
-        room: RoomName,
-        nickname: Nickname,
-        media: MediaState,
+        args: JoinArgs<'_>,
         outbox: Outbox,
-        now: Instant,
+        now: std::time::Instant,
     ) -> Result<(ParticipantId, Joined), JoinError> {
         let mut state = self.lock();
-        let (id, joined) = loop {
+        let (id, mut joined) = loop {
             let id = ParticipantId::random();
-            match state
-                .registry
-                .join(id, room.clone(), nickname.clone(), media, now)
-            {
+            let request = JoinRequest {
+                id,
+                room: args.room.clone(),
+                nickname: args.nickname.clone(),
+                media: args.media,
+                moderator_secret: args.moderator_secret,
+                password: args.password,
+                now,
+            };
+            match state.registry.join(request) {
                 Err(JoinError::IdTaken) => continue,
                 Err(e) => return Err(e),
                 Ok(j) => break (id, j),
             }
         };
-        let view = ParticipantView {
-            id,
-            nickname,
-            audio: media.audio,
-            video: media.video,
+        let news = ServerMessage::ParticipantJoined {
+            participant: ParticipantView::from(&joined.you),
         };
         for other in &joined.others {
-            if let Some(o) = state.outboxes.get(&other.id) {
-                o.deliver(ServerMessage::ParticipantJoined {
-                    participant: view.clone(),
-                });
-            }
+            state.send(other.id, news.clone());
         }
         state.outboxes.insert(id, outbox);
+        state.apply(std::mem::take(&mut joined.effects));
         Ok((id, joined))
     }
 
@@ -167,26 +270,106 @@ impl Hub {
         let mut state = self.lock();
         state.outboxes.remove(&id);
         if let Some(left) = state.registry.leave(id) {
-            for other in left.remaining {
-                if let Some(o) = state.outboxes.get(&other) {
-                    o.deliver(ServerMessage::ParticipantLeft { id });
-                }
-            }
+            state.send_all(&left.remaining, &ServerMessage::ParticipantLeft { id });
+            state.apply(left.effects);
         }
     }
 
     pub fn set_media_state(&self, id: ParticipantId, media: MediaState) {
         let mut state = self.lock();
-        if let Some((member, others)) = state.registry.set_media_state(id, media) {
-            let view = ParticipantView::from(&member);
-            for other in others {
-                if let Some(o) = state.outboxes.get(&other) {
-                    o.deliver(ServerMessage::ParticipantUpdated {
-                        participant: view.clone(),
-                    });
-                }
-            }
+        if let Some((member, others, effects)) = state.registry.set_media_state(id, media) {
+            let message = ServerMessage::ParticipantUpdated {
+                participant: ParticipantView::from(&member),
+            };
+            state.send_all(&others, &message);
+            state.apply(effects);
         }
+    }
+
+    pub fn set_hand(&self, id: ParticipantId, raised: bool) {
+        let mut state = self.lock();
+        if let Some(effects) = state.registry.set_hand(id, raised) {
+            state.apply(effects);
+        }
+    }
+
+    /// Records a chat message and sends it to everyone in the room.
+    pub fn chat(&self, id: ParticipantId, text: ChatText, unix_ms: u64) {
+        let mut state = self.lock();
+        if let Some(message) = state.registry.chat(id, text, unix_ms) {
+            let message = ServerMessage::Chat(ChatView::from(&message));
+            state.send_all(&state.registry.members_of(id), &message);
+        }
+    }
+
+    pub fn moderate(
+        &self,
+        id: ParticipantId,
+        action: Moderation<'_>,
+    ) -> Result<(), SignalingError> {
+        let mut state = self.lock();
+        let outcome = state.registry.moderate(id, action).map_err(|e| match e {
+            ModerationError::NotJoined => SignalingError::NotJoined,
+            ModerationError::NotModerator => SignalingError::NotModerator,
+            ModerationError::BadTarget => SignalingError::BadTarget,
+        })?;
+        match outcome {
+            Moderated::Muted { target, effects } => {
+                state.send(target, ServerMessage::Muted { by: id });
+                state.apply(effects);
+            }
+            Moderated::Removed { target, left } => {
+                if let Some(outbox) = state.outboxes.remove(&target) {
+                    outbox.put(ToClient::Refuse(SignalingError::Removed));
+                }
+                if let Some(turn) = &self.turn {
+                    turn.revoke(target);
+                }
+                state.send_all(
+                    &left.remaining,
+                    &ServerMessage::ParticipantLeft { id: target },
+                );
+                state.apply(left.effects);
+            }
+            Moderated::LockChanged { locked } => {
+                let message = ServerMessage::RoomLocked { locked, by: id };
+                state.send_all(&state.registry.members_of(id), &message);
+            }
+            Moderated::Granted { effects } => state.apply(effects),
+        }
+        Ok(())
+    }
+
+    pub fn is_moderator(&self, id: ParticipantId) -> bool {
+        self.lock().registry.is_moderator(id)
+    }
+
+    pub fn p2p_state(&self, id: ParticipantId, report: P2pState) -> Result<(), SignalingError> {
+        let mut state = self.lock();
+        let effects = state.registry.p2p_state(id, report).map_err(p2p_error)?;
+        state.apply(effects);
+        Ok(())
+    }
+
+    /// Relays a `p2pSignal` to the peer, if `to` is the peer.
+    pub fn p2p_signal(
+        &self,
+        id: ParticipantId,
+        to: ParticipantId,
+        payload: P2pPayload,
+    ) -> Result<(), SignalingError> {
+        let state = self.lock();
+        state.registry.p2p_peer(id, to).map_err(p2p_error)?;
+        state.send(to, ServerMessage::p2p_signal(id, payload));
+        Ok(())
+    }
+}
+
+fn p2p_error(e: P2pError) -> SignalingError {
+    match e {
+        P2pError::NotJoined => SignalingError::NotJoined,
+        P2pError::NotP2p => SignalingError::NotP2p,
+        P2pError::BadTarget => SignalingError::BadTarget,
     }
 }
 

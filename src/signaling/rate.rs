@@ -67,9 +67,59 @@ impl MessageRate {
     }
 }
 
+/// Chat messages per minute of one connection: a token bucket that holds a
+/// minute's worth and refills evenly.
+#[derive(Debug)]
+pub struct ChatRate {
+    per_minute: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl ChatRate {
+    pub fn new(per_minute: u32, now: Instant) -> Self {
+        ChatRate {
+            per_minute: f64::from(per_minute),
+            tokens: f64::from(per_minute),
+            last: now,
+        }
+    }
+
+    /// Whether one more message may go now (and counts it if so).
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_minute / 60.0).min(self.per_minute);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_rate_is_per_minute() {
+        let t0 = Instant::now();
+        let mut r = ChatRate::new(30, t0);
+        for _ in 0..30 {
+            assert!(r.allow(t0));
+        }
+        assert!(!r.allow(t0));
+        // Two seconds give one message back; a minute all of them.
+        assert!(r.allow(t0 + Duration::from_secs(2)));
+        assert!(!r.allow(t0 + Duration::from_secs(2)));
+        let later = t0 + Duration::from_secs(120);
+        for _ in 0..30 {
+            assert!(r.allow(later));
+        }
+        assert!(!r.allow(later));
+    }
 
     #[test]
     fn burst_then_steady_rate() {

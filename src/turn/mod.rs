@@ -45,8 +45,8 @@ pub struct Settings {
     pub relay_ports: (u16, u16),
     /// The SFU's media addresses: always allowed as peers.
     pub media: Vec<SocketAddr>,
-    /// Peer-to-peer on: public unicast peers allowed too. Comes from the
-    /// config key `rooms.p2p` once that exists; `false` until then.
+    /// Peer-to-peer on: public unicast peers allowed too (config key
+    /// `rooms.p2p`).
     pub p2p: bool,
     pub credential_lifetime: Duration,
     /// At most this many live credentials (one per participant).

@@ -64,18 +64,29 @@ scenario('phone portrait: the room fits the screen', { timeoutMs: 120_000 }, asy
         };
     });
     ctx.log(`phone room: tiles ${layout.tiles.map((w) => Math.round(w)).join('/')} px wide, controls at ${Math.round(layout.controls[0]?.bottom ?? 0)} of ${layout.innerHeight} px`);
-    assert(layout.controls.length === 4, `expected 4 controls, got ${layout.controls.length}`);
+    assert(layout.controls.length >= 7, `expected at least 7 controls, got ${layout.controls.length}`);
     for (const c of layout.controls) {
         assert(c.bottom <= layout.innerHeight && c.right <= 390, 'a control is off screen');
         assert(c.width >= 44 && c.height >= 44, `a control is smaller than a 44 px touch target (${c.width}×${c.height})`);
     }
     for (const w of layout.tiles) assert(w > 300, `a tile is only ${w} px wide on a 390 px phone`);
+    assert(layout.stage !== null && layout.stage.height > 300,
+        `the stage is only ${layout.stage?.height} px high under the controls`);
     await phone.screenshot({ path: ctx.artifact('phone-room.png') });
     ctx.log(`screenshots in ${ctx.artifact('')}`);
 
-    // The participant list opens over the stage and still fits.
-    await phone.click('.controls button[aria-controls]');
-    await phone.waitForSelector('.panel:not([hidden])');
-    await assertFitsWidth(phone, 'the room with the participant list open');
-    await phone.screenshot({ path: ctx.artifact('phone-room-participants.png') });
+    // The participant list, the chat and the settings open over the stage
+    // and still fit; so does speaker view.
+    for (const [control, panel] of [['people', 'people'], ['chat', 'chat'], ['settings', 'settings']]) {
+        await phone.click(`.controls .control-${control}`);
+        await phone.waitForSelector(`.panel-${panel}:not([hidden])`);
+        await assertFitsWidth(phone, `the room with the ${panel} panel open`);
+        await phone.screenshot({ path: ctx.artifact(`phone-room-${panel}.png`) });
+        await phone.click(`.panel-${panel} .panel-header button`);
+        await phone.waitForSelector(`.panel-${panel}[hidden]`);
+    }
+    await phone.click('.view-switch');
+    await phone.waitForSelector('.room.speaker-view .featured .tile');
+    await assertFitsWidth(phone, 'the room in speaker view');
+    await phone.screenshot({ path: ctx.artifact('phone-room-speaker-view.png') });
 });

@@ -13,20 +13,21 @@
 //! answers the server's and offers again. It never offers otherwise.
 
 use super::media::{self, Kind};
+use super::p2p::{P2pLink, P2pShared};
 use super::socket::{self, Ws};
 use futures_util::{SinkExt, StreamExt};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -40,7 +41,7 @@ use webrtc::peer_connection::{
     RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription, Registry, register_default_interceptors,
 };
-use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpTransceiver};
 
 /// How a test client behaves.
 #[derive(Debug, Clone)]
@@ -59,6 +60,9 @@ pub struct ClientOptions {
     pub answer_pings: bool,
     /// Where the peer connection binds its UDP socket.
     pub udp_bind: SocketAddr,
+    /// The local address the signaling connection comes from (`None`: the
+    /// kernel's choice).
+    pub ws_bind: Option<std::net::IpAddr>,
     /// A VP8 keyframe every this many frames (besides the first frame and
     /// one for every keyframe request). `None`: only those, so a keyframe
     /// at a subscriber proves that its request reached the publisher.
@@ -66,6 +70,18 @@ pub struct ClientOptions {
     /// With `relay_only`: these TURN servers instead of `joined.iceServers`
     /// (a test that puts a proxy between client and server).
     pub ice_servers: Option<Vec<RTCIceServer>>,
+    /// Also publish a synthetic VP8 track named `"screen"` in
+    /// `offer.sources`; [`TestClient::stop_screen`] stops it.
+    pub screen: bool,
+    /// Send the RFC 6464 audio-level header extension on the synthetic
+    /// audio with this level (−dBov: 0 loudest, 127 silence);
+    /// [`TestClient::set_audio_level`] changes it. `None`: no extension.
+    pub audio_level: Option<u8>,
+    /// Follow `mode p2p`: open a direct connection to the peer through
+    /// `p2pSignal` and report it with `p2pState` (see [`super::p2p`]).
+    pub p2p: bool,
+    /// Extra fields for the `join` message (`moderatorSecret`, `password`).
+    pub join_fields: Option<Value>,
 }
 
 impl Default for ClientOptions {
@@ -77,8 +93,13 @@ impl Default for ClientOptions {
             trickle: true,
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
+            ws_bind: None,
             keyframe_interval: Some(media::KEYFRAME_INTERVAL),
             ice_servers: None,
+            screen: false,
+            audio_level: None,
+            p2p: false,
+            join_fields: None,
         }
     }
 }
@@ -88,6 +109,8 @@ impl Default for ClientOptions {
 pub struct OfferedTrack {
     pub participant: String,
     pub kind: Kind,
+    /// `"camera"`, `"microphone"` or `"screen"`.
+    pub source: String,
 }
 
 /// What one remote track delivered.
@@ -128,6 +151,12 @@ struct Shared {
     remote_tracks: Mutex<Vec<RemoteTrack>>,
     /// Bumped on every server message and state change.
     changed: Mutex<Option<watch::Sender<u64>>>,
+    /// (participant, source) → packets, from the sources the server named.
+    received_sources: Mutex<BTreeMap<(String, String), u64>>,
+    /// The audio level written into the audio-level extension.
+    audio_level: AtomicU8,
+    /// The direct connection to the peer, with `ClientOptions::p2p`.
+    p2p: Arc<P2pShared>,
 }
 
 impl Shared {
@@ -143,6 +172,18 @@ pub enum Outgoing {
     Binary(Vec<u8>),
     /// Close from our side.
     Close,
+    /// Stop the screen-sharing transceiver and offer again.
+    StopScreen,
+}
+
+/// What the signaling task needs beyond the basics.
+struct Extras {
+    /// Set once the server answered our offer (the publisher waits for it).
+    answered: watch::Sender<bool>,
+    /// The screen-sharing transceiver, named `"screen"` in our offers.
+    screen: Option<Arc<dyn RtpTransceiver>>,
+    /// For the direct connection's callbacks.
+    outgoing: mpsc::UnboundedSender<Outgoing>,
 }
 
 pub struct TestClient {
@@ -172,13 +213,21 @@ impl TestClient {
         nickname: &str,
         options: ClientOptions,
     ) -> Result<TestClient, Value> {
-        let mut ws = socket::connect_ws(socket::request(addr, None))
-            .await
-            .unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
-        let join = json!({
+        let request = socket::request(addr, None);
+        let connected = match options.ws_bind {
+            Some(local) => socket::connect_ws_from(request, addr, local).await,
+            None => socket::connect_ws(request).await,
+        };
+        let mut ws = connected.unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
+        let mut join = json!({
             "type": "join", "version": 1, "room": room, "nickname": nickname,
             "audio": options.audio, "video": options.video,
         });
+        if let Some(Value::Object(extra)) = &options.join_fields {
+            for (k, v) in extra {
+                join[k] = v.clone();
+            }
+        }
         ws.send(Message::text(join.to_string()))
             .await
             .expect("send join");
@@ -209,6 +258,7 @@ impl TestClient {
         let shared = Arc::new(Shared {
             own_id: id.clone(),
             changed: Mutex::new(Some(changed_tx)),
+            audio_level: AtomicU8::new(options.audio_level.unwrap_or(127)),
             ..Shared::default()
         });
         let (out_tx, out_rx) = mpsc::unbounded_channel();
@@ -229,6 +279,12 @@ impl TestClient {
         if options.video {
             senders.push(add_local_track(&pc, Kind::Video).await);
         }
+        let mut screen = None;
+        if options.screen {
+            let track = add_local_track(&pc, Kind::Video).await;
+            screen = Some(track.transceiver.clone());
+            senders.push(track);
+        }
 
         let (answered_tx, answered_rx) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -244,7 +300,11 @@ impl TestClient {
             out_rx,
             options.clone(),
             !senders.is_empty(),
-            answered_tx,
+            Extras {
+                answered: answered_tx,
+                screen,
+                outgoing: out_tx.clone(),
+            },
         )));
         if !senders.is_empty() {
             tasks.push(tokio::spawn(publish(
@@ -252,6 +312,7 @@ impl TestClient {
                 senders,
                 answered_rx,
                 options.keyframe_interval,
+                options.audio_level.is_some(),
             )));
         }
         Ok(TestClient {
@@ -329,6 +390,82 @@ impl TestClient {
     /// The server-created m-lines of the latest server offer.
     pub fn offered_tracks(&self) -> HashMap<String, OfferedTrack> {
         self.shared.offered.lock().unwrap().clone()
+    }
+
+    /// Packets received from `participant`'s tracks of `source`
+    /// (`"camera"`, `"microphone"`, `"screen"`), as the server named them.
+    pub fn received_source(&self, participant: &str, source: &str) -> u64 {
+        self.shared
+            .received_sources
+            .lock()
+            .unwrap()
+            .get(&(participant.to_string(), source.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Waits until at least `packets` arrived from `participant`'s tracks
+    /// of `source`.
+    pub async fn wait_source_from(
+        &mut self,
+        participant: &str,
+        source: &str,
+        packets: u64,
+        within: Duration,
+    ) {
+        let what = format!("{packets} packets of {participant}'s {source}");
+        let shared = self.shared.clone();
+        let key = (participant.to_string(), source.to_string());
+        self.wait_until(within, &what, || {
+            let r = shared.received_sources.lock().unwrap();
+            (r.get(&key).copied().unwrap_or(0) >= packets).then_some(())
+        })
+        .await;
+    }
+
+    /// The audio level (−dBov) sent in the audio-level extension from now on.
+    pub fn set_audio_level(&self, level: u8) {
+        self.shared.audio_level.store(level, Ordering::Relaxed);
+    }
+
+    /// Stops the screen-sharing transceiver and offers again, as a browser
+    /// does when the user ends the share.
+    pub fn stop_screen(&self) {
+        let _ = self.outgoing.send(Outgoing::StopScreen);
+    }
+
+    /// The direct connection to the peer: (peer id, state), with
+    /// `ClientOptions::p2p`.
+    pub fn p2p_state(&self) -> Option<(String, RTCPeerConnectionState)> {
+        self.shared.p2p.state.lock().unwrap().clone()
+    }
+
+    /// `p2pState` values sent so far.
+    pub fn p2p_reported(&self) -> Vec<&'static str> {
+        self.shared.p2p.reported.lock().unwrap().clone()
+    }
+
+    /// Waits until the direct connection to `peer` is connected.
+    pub async fn wait_p2p_connected(&mut self, peer: &str, within: Duration) {
+        let shared = self.shared.clone();
+        let peer = peer.to_string();
+        self.wait_until(within, "a direct connection to the peer", || {
+            matches!(
+                &*shared.p2p.state.lock().unwrap(),
+                Some((p, RTCPeerConnectionState::Connected)) if *p == peer
+            )
+            .then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until this client sent `count` `p2pState` messages.
+    pub async fn wait_p2p_reported(&mut self, count: usize, within: Duration) {
+        let shared = self.shared.clone();
+        self.wait_until(within, "p2pState reports", || {
+            (shared.p2p.reported.lock().unwrap().len() >= count).then_some(())
+        })
+        .await;
     }
 
     /// Keyframe requests (PLI/FIR) that reached our video publisher.
@@ -559,6 +696,17 @@ async fn build_peer_connection(
             RtpCodecKind::Video,
         )
         .expect("register VP8");
+    if options.audio_level.is_some() {
+        media_engine
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: AUDIO_LEVEL_URI.to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .expect("register the audio-level extension");
+    }
     let registry = register_default_interceptors(Registry::new(), &mut media_engine)
         .expect("default interceptors");
     let registry = super::keyframes::deliver_keyframe_requests(registry);
@@ -607,12 +755,16 @@ pub fn ice_servers(joined: &Value) -> Vec<RTCIceServer> {
         .collect()
 }
 
+/// RFC 6464, as browsers offer it.
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 /// A local track the client writes RTP into.
 struct LocalTrack {
     kind: Kind,
     ssrc: u32,
     track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    transceiver: Arc<dyn RtpTransceiver>,
 }
 
 async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack {
@@ -656,6 +808,7 @@ async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack
         ssrc,
         track,
         sender,
+        transceiver,
     }
 }
 
@@ -737,15 +890,17 @@ async fn signaling(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     options: ClientOptions,
     publishes: bool,
-    answered: watch::Sender<bool>,
+    extras: Extras,
 ) {
+    let answered = &extras.answered;
+    let mut p2p: Option<P2pLink> = None;
     // Our one offer: the tracks we publish.
     let mut offer_pending = false;
     if publishes {
         match make_offer(&pc).await {
             Ok(sdp) => {
                 offer_pending = true;
-                let m = json!({"type": "offer", "sdp": sdp});
+                let m = offer_message(sdp, &extras).await;
                 if ws.send(Message::text(m.to_string())).await.is_err() {
                     return;
                 }
@@ -763,6 +918,25 @@ async fn signaling(
                         let _ = ws.close(None).await;
                         set_closed(&shared, None);
                         return;
+                    }
+                    Some(Outgoing::StopScreen) => {
+                        let Some(screen) = &extras.screen else {
+                            shared.problem("stop_screen without a screen track".into());
+                            continue;
+                        };
+                        if let Err(e) = screen.stop().await {
+                            shared.problem(format!("cannot stop the screen transceiver: {e}"));
+                        }
+                        match make_offer(&pc).await {
+                            Ok(sdp) => {
+                                offer_pending = true;
+                                Message::text(offer_message(sdp, &extras).await.to_string())
+                            }
+                            Err(e) => {
+                                shared.problem(format!("cannot offer after stopping: {e}"));
+                                continue;
+                            }
+                        }
                     }
                 };
                 if ws.send(frame).await.is_err() {
@@ -810,7 +984,7 @@ async fn signaling(
                         if offer_pending {
                             match make_offer(&pc).await {
                                 Ok(sdp) => {
-                                    let m = json!({"type": "offer", "sdp": sdp});
+                                    let m = offer_message(sdp, &extras).await;
                                     let _ = ws.send(Message::text(m.to_string())).await;
                                 }
                                 Err(e) => shared.problem(format!("cannot offer again: {e}")),
@@ -838,6 +1012,37 @@ async fn signaling(
                     Some("ping") if options.answer_pings => {
                         let _ = ws.send(Message::text(json!({"type": "pong"}).to_string())).await;
                     }
+                    Some("mode") if options.p2p => {
+                        if let Some(old) = p2p.take() {
+                            old.close().await;
+                        }
+                        if v["mode"] == "p2p" {
+                            let peer = v["peer"].as_str().unwrap_or_default().to_string();
+                            let polite = v["polite"].as_bool().unwrap_or(true);
+                            match P2pLink::start(
+                                peer,
+                                polite,
+                                options.udp_bind,
+                                extras.outgoing.clone(),
+                                shared.p2p.clone(),
+                            )
+                            .await
+                            {
+                                Ok(link) => p2p = Some(link),
+                                Err(e) => shared.problem(format!("cannot open the direct connection: {e}")),
+                            }
+                        } else {
+                            *shared.p2p.state.lock().unwrap() = None;
+                        }
+                    }
+                    Some("p2pSignal") if options.p2p => match &mut p2p {
+                        Some(link) if v["from"] == link.peer() => {
+                            if let Err(e) = link.on_signal(&v).await {
+                                shared.problem(format!("a p2pSignal does not apply: {e}"));
+                            }
+                        }
+                        _ => shared.problem(format!("a p2pSignal from someone not our peer: {}", v["from"])),
+                    },
                     _ => {}
                 }
                 bump(&shared);
@@ -849,6 +1054,17 @@ async fn signaling(
 fn set_closed(shared: &Shared, code: Option<u16>) {
     shared.closed.lock().unwrap().get_or_insert(code);
     bump(shared);
+}
+
+/// Our `offer` message; the screen's m-line named in `sources`.
+async fn offer_message(sdp: String, extras: &Extras) -> Value {
+    let mut m = json!({"type": "offer", "sdp": sdp});
+    if let Some(screen) = &extras.screen
+        && let Ok(Some(mid)) = screen.mid().await
+    {
+        m["sources"] = json!({ mid: "screen" });
+    }
+    m
 }
 
 async fn make_offer(pc: &Arc<dyn PeerConnection>) -> webrtc::error::Result<String> {
@@ -883,10 +1099,11 @@ async fn answer(pc: &Arc<dyn PeerConnection>, offer: &Value) -> webrtc::error::R
 fn remember_offered(shared: &Shared, offer: &Value) {
     let mut offered = HashMap::new();
     for t in offer["tracks"].as_array().into_iter().flatten() {
-        let (Some(mid), Some(participant), Some(kind)) = (
+        let (Some(mid), Some(participant), Some(kind), Some(source)) = (
             t["mid"].as_str(),
             t["participant"].as_str(),
             t["kind"].as_str().and_then(Kind::parse),
+            t["source"].as_str(),
         ) else {
             shared.problem(format!("a malformed entry in offer.tracks: {t}"));
             continue;
@@ -899,6 +1116,7 @@ fn remember_offered(shared: &Shared, offer: &Value) {
             OfferedTrack {
                 participant: participant.to_string(),
                 kind,
+                source: source.to_string(),
             },
         );
     }
@@ -968,6 +1186,12 @@ async fn count_packets(track: Arc<dyn TrackRemote>, offered: OfferedTrack, share
             None => shared.problem("a packet without the synthetic tag arrived".into()),
         }
         let keyframe = offered.kind == Kind::Video && media::vp8_is_keyframe(&packet.payload);
+        *shared
+            .received_sources
+            .lock()
+            .unwrap()
+            .entry((offered.participant.clone(), offered.source.clone()))
+            .or_default() += 1;
         let mut received = shared.received.lock().unwrap();
         let s = received.entry(key.clone()).or_default();
         s.packets += 1;
@@ -984,6 +1208,7 @@ async fn publish(
     tracks: Vec<LocalTrack>,
     mut answered: watch::Receiver<bool>,
     keyframe_interval: Option<u64>,
+    audio_level: bool,
 ) {
     if answered.wait_for(|a| *a).await.is_err() {
         return;
@@ -1067,7 +1292,19 @@ async fn publish(
                 },
                 payload: payload.into(),
             };
-            if t.track.write_rtp(packet).await.is_ok() {
+            let written = if audio_level && t.kind == Kind::Audio {
+                let level = shared.audio_level.load(Ordering::Relaxed).min(127);
+                let ext = rtp::extension::HeaderExtension::AudioLevel(
+                    rtp::extension::audio_level_extension::AudioLevelExtension {
+                        level,
+                        voice: level < 127,
+                    },
+                );
+                t.track.write_rtp_with_extensions(packet, &[ext]).await
+            } else {
+                t.track.write_rtp(packet).await
+            };
+            if written.is_ok() {
                 shared.packets_sent.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -63,6 +63,42 @@ pub async fn connect_ws(
     Ok(ws)
 }
 
+/// Like [`connect_ws`], but from a chosen local address (e.g. 127.0.0.2,
+/// so a test can tell the client's address from the server's in logs).
+pub async fn connect_ws_from(
+    req: tungstenite::handshake::client::Request,
+    server: SocketAddr,
+    local: std::net::IpAddr,
+) -> Result<Ws, tungstenite::Error> {
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(tungstenite::Error::Io)?;
+    socket
+        .bind(SocketAddr::new(local, 0))
+        .map_err(tungstenite::Error::Io)?;
+    let stream = socket
+        .connect(server)
+        .await
+        .map_err(tungstenite::Error::Io)?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let (ws, _response) = tokio::time::timeout(
+        REPLY_WITHIN,
+        tokio_tungstenite::client_async_with_config(
+            req,
+            MaybeTlsStream::Plain(stream),
+            Some(config),
+        ),
+    )
+    .await
+    .expect("the WebSocket handshake finishes in time")?;
+    Ok(ws)
+}
+
 pub struct RawSocket {
     ws: Ws,
     /// Every message read so far, in order.
@@ -282,6 +318,14 @@ pub fn join_message(room: &str, nickname: &str) -> Value {
 pub fn is_room_news(v: &Value) -> bool {
     matches!(
         v["type"].as_str(),
-        Some("participantJoined" | "participantLeft" | "participantUpdated" | "offer" | "ping")
+        Some(
+            "participantJoined"
+                | "participantLeft"
+                | "participantUpdated"
+                | "offer"
+                | "ping"
+                | "mode"
+                | "activeSpeaker"
+        )
     )
 }

@@ -91,6 +91,44 @@ const ICONS = {
     leave: [
         ['path', { d: 'M10 4H5v16h5M14 8l4 4-4 4M18 12H9' }],
     ],
+    chat: [
+        ['path', { d: 'M4 5h16v11H9l-5 4z' }],
+    ],
+    screen: [
+        ['rect', { x: '2', y: '4', width: '20', height: '13', rx: '2' }],
+        ['path', { d: 'M8 21h8M12 17v4M12 14V8M9 11l3-3 3 3' }],
+    ],
+    hand: [
+        ['path', { d: 'M8 13V5.5a1.5 1.5 0 0 1 3 0V11M11 10V4a1.5 1.5 0 0 1 3 0v6M14 10V5.5a1.5 1.5 0 0 1 3 0V14a7 7 0 0 1-7 7h-.5a6 6 0 0 1-4.6-2.2L3 15.6a1.5 1.5 0 0 1 2.3-1.9L8 16' }],
+    ],
+    gear: [
+        ['circle', { cx: '12', cy: '12', r: '3' }],
+        ['path', { d: 'M12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1 7 17M17 7l2.1-2.1' }],
+    ],
+    lock: [
+        ['rect', { x: '4', y: '11', width: '16', height: '10', rx: '2' }],
+        ['path', { d: 'M8 11V7a4 4 0 0 1 8 0v4' }],
+    ],
+    unlock: [
+        ['rect', { x: '4', y: '11', width: '16', height: '10', rx: '2' }],
+        ['path', { d: 'M8 11V7a4 4 0 0 1 7.5-2' }],
+    ],
+    key: [
+        ['circle', { cx: '7.5', cy: '15.5', r: '4.5' }],
+        ['path', { d: 'M10.7 12.3 21 2M16 7l3 3M18 5l2 2' }],
+    ],
+    grid: [
+        ['rect', { x: '3', y: '3', width: '8', height: '8', rx: '1' }],
+        ['rect', { x: '13', y: '3', width: '8', height: '8', rx: '1' }],
+        ['rect', { x: '3', y: '13', width: '8', height: '8', rx: '1' }],
+        ['rect', { x: '13', y: '13', width: '8', height: '8', rx: '1' }],
+    ],
+    speaker: [
+        ['rect', { x: '2', y: '3', width: '20', height: '13', rx: '1' }],
+        ['rect', { x: '3', y: '18', width: '5', height: '3', rx: '1' }],
+        ['rect', { x: '10', y: '18', width: '5', height: '3', rx: '1' }],
+        ['rect', { x: '17', y: '18', width: '4', height: '3', rx: '1' }],
+    ],
     link: [
         ['path', { d: 'M10 14a4 4 0 0 0 6 0l3-3a4 4 0 0 0-6-6l-1 1' }],
         ['path', { d: 'M14 10a4 4 0 0 0-6 0l-3 3a4 4 0 0 0 6 6l1-1' }],

@@ -1,12 +1,14 @@
-// The landing page: type a room name, or create an unguessable one.
+// The landing page: type a room name, or start a new meeting (an
+// unguessable room name plus a moderator secret in the URL fragment).
 
 import { h, uid } from './dom.js';
-import { checkRoomName, randomRoomName } from '../names.js';
+import { checkRoomName, randomRoomName, randomSecret } from '../names.js';
+import { languageSwitch, privacyLink } from './common.js';
 
 /**
  * @param {import('../app.js').App} app
  * @param {{room?: string, problem?: string}} [preset] a refused name to show again
- * @returns {() => void} dispose
+ * @returns {import('../app.js').Page}
  */
 export function showLanding(app, preset = {}) {
     const { t } = app;
@@ -62,9 +64,13 @@ export function showLanding(app, preset = {}) {
         h('p', { class: 'hint', text: t.createRoomHint }),
         h('button', {
             type: 'button',
-            class: 'button',
+            class: 'button new-meeting',
             text: t.createRoom,
-            on: { click: () => app.navigate(`/${randomRoomName()}`) },
+            on: {
+                // The secret stays in the fragment: the creator can reload,
+                // and no request line ever carries it.
+                click: () => app.navigate(`/${randomRoomName()}#mod=${randomSecret()}`),
+            },
         }));
 
     const page = h('main', { class: 'page landing' },
@@ -74,9 +80,17 @@ export function showLanding(app, preset = {}) {
         form,
         h('p', { class: 'or', 'aria-hidden': 'true', text: t.or }),
         create,
-        h('footer', { class: 'page-footer' },
-            h('a', { href: '/privacy', text: t.privacyLink })));
+        h('footer', { class: 'row page-footer' },
+            languageSwitch(app),
+            privacyLink(app)));
 
     app.root.replaceChildren(page);
-    return () => page.remove();
+    return {
+        dispose: () => page.remove(),
+        redraw() {
+            const room = input.value;
+            page.remove();
+            return showLanding(app, { room });
+        },
+    };
 }

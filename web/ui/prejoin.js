@@ -1,35 +1,62 @@
 // The pre-join page: name, camera and microphone preview, device choice,
-// whether to start with microphone and camera on; then join.
+// whether to start with microphone and camera on; the room's password when
+// it is locked; the links to share when this person created the meeting;
+// then join.
 
 import { h, uid, icon } from './dom.js';
 import { checkNickname, checkRoomName } from '../names.js';
 import { Conference } from '../protocol.js';
 import { LocalMedia } from '../media.js';
 import { showLanding } from './landing.js';
-import { copyLink, errorText } from './common.js';
+import { showDevicePicker } from './devices.js';
+import { copyText, errorText, guestLink, moderatorLink, languageSwitch, privacyLink } from './common.js';
+
+/**
+ * What survives drawing the page again (a language switch).
+ * @typedef {object} PrejoinState
+ * @property {LocalMedia} media
+ * @property {Promise<void>} started   the first getUserMedia
+ * @property {boolean} micOn
+ * @property {boolean} camOn
+ * @property {string} nickname
+ * @property {boolean} needsPassword   the server said the room is locked
+ * @property {string} password
+ * @property {boolean} released  the devices were let go (the person went elsewhere)
+ */
 
 /**
  * @param {import('../app.js').App} app
  * @param {string} rawRoom the room name from the URL
- * @returns {() => void} dispose
+ * @param {PrejoinState} [carried] from the same page before a redraw
+ * @returns {import('../app.js').Page}
  */
-export function showPrejoin(app, rawRoom) {
+export function showPrejoin(app, rawRoom, carried) {
     const { t } = app;
     const { name: room, problem } = checkRoomName(rawRoom);
     if (problem) {
         history.replaceState(null, '', '/');
         return showLanding(app, { room: rawRoom, problem: t.roomProblem[problem] });
     }
+    // The fragment (a moderator secret) stays, so a reload keeps it.
     const canonical = `/${encodeURIComponent(room)}`;
-    if (location.pathname !== canonical) history.replaceState(null, '', canonical);
+    if (location.pathname !== canonical) history.replaceState(null, '', canonical + location.hash);
     document.title = `${room} – ${t.appName}`;
 
-    const media = new LocalMedia();
+    /** @type {PrejoinState} */
+    const state = carried ?? {
+        media: new LocalMedia(),
+        started: Promise.resolve(),
+        micOn: app.remembered.audio,
+        camOn: app.remembered.video,
+        nickname: app.remembered.nickname,
+        needsPassword: false,
+        password: '',
+        released: false,
+    };
+    const media = state.media;
     /** Whether the media devices pass on to the room (then not released here). */
     let handedOver = false;
     let disposed = false;
-    let micOn = app.remembered.audio;
-    let camOn = app.remembered.video;
 
     // --- preview --------------------------------------------------------
     const video = /** @type {HTMLVideoElement} */ (h('video', {
@@ -44,13 +71,13 @@ export function showPrejoin(app, rawRoom) {
 
     const micToggle = h('button', {
         type: 'button',
-        class: 'toggle',
-        'aria-pressed': String(micOn),
+        class: 'toggle toggle-mic',
+        'aria-pressed': String(state.micOn),
     });
     const camToggle = h('button', {
         type: 'button',
-        class: 'toggle',
-        'aria-pressed': String(camOn),
+        class: 'toggle toggle-cam',
+        'aria-pressed': String(state.camOn),
     });
 
     // --- form -----------------------------------------------------------
@@ -64,15 +91,27 @@ export function showPrejoin(app, rawRoom) {
         autocomplete: 'nickname',
         required: true,
         'aria-describedby': `${nickHintId} ${nickErrorId}`,
-        props: { value: app.remembered.nickname },
+        props: { value: state.nickname },
     }));
     const nickError = h('p', { id: nickErrorId, class: 'field-error', role: 'alert' });
 
-    const camId = uid('cam');
-    const micId = uid('mic');
-    const camSelect = /** @type {HTMLSelectElement} */ (h('select', { id: camId, name: 'camera' }));
-    const micSelect = /** @type {HTMLSelectElement} */ (h('select', { id: micId, name: 'microphone' }));
+    const passwordId = uid('password');
+    const passwordHintId = uid('password-hint');
+    const password = /** @type {HTMLInputElement} */ (h('input', {
+        id: passwordId,
+        name: 'password',
+        type: 'password',
+        autocomplete: 'off',
+        maxlength: '64',
+        'aria-describedby': passwordHintId,
+        props: { value: state.password },
+    }));
+    const passwordField = h('div', { class: 'field password-field', hidden: !state.needsPassword },
+        h('label', { for: passwordId, text: t.passwordLabel }),
+        password,
+        h('p', { id: passwordHintId, class: 'hint', text: t.passwordHint }));
 
+    const devices = h('div', { class: 'stack devices' });
     const notice = h('p', { class: 'notice', role: 'status' });
     const joinError = h('p', { class: 'form-error', role: 'alert' });
     const joinButton = /** @type {HTMLButtonElement} */ (h('button', {
@@ -92,30 +131,63 @@ export function showPrejoin(app, rawRoom) {
         nickname,
         h('p', { id: nickHintId, class: 'hint', text: t.nicknameHint }),
         nickError),
-    h('div', { class: 'field' },
-        h('label', { for: camId, text: t.cameraLabel }),
-        camSelect),
-    h('div', { class: 'field' },
-        h('label', { for: micId, text: t.microphoneLabel }),
-        micSelect),
+    passwordField,
+    devices,
     notice,
     joinButton,
     joinError);
 
+    // The creator of a meeting gets both links to pass on.
+    const secret = app.moderatorSecret;
+    /**
+     * @param {string} label
+     * @param {string} hint
+     * @param {string} link
+     * @param {string} cls
+     */
+    const shareField = (label, hint, link, cls) => {
+        const id = uid('share');
+        const hintId = uid('share-hint');
+        return h('div', { class: `field share ${cls}` },
+            h('label', { for: id, text: label }),
+            h('div', { class: 'row share-row' },
+                h('input', {
+                    id,
+                    type: 'text',
+                    readonly: true,
+                    'aria-describedby': hintId,
+                    props: { value: link },
+                    on: { focus: (/** @type {FocusEvent} */ e) => /** @type {HTMLInputElement} */ (e.target).select() },
+                }),
+                h('button', {
+                    type: 'button',
+                    class: 'button small',
+                    on: { click: () => copyText(t, link, copyStatus) },
+                }, icon('link'), t.copy)),
+            h('p', { id: hintId, class: 'hint', text: hint }));
+    };
+    const shareCard = secret
+        ? h('section', { class: 'card stack share-links', 'aria-label': t.shareHeading },
+            h('h2', { text: t.shareHeading }),
+            shareField(t.guestLinkLabel, t.guestLinkHint, guestLink(room), 'share-guest'),
+            shareField(t.moderatorLinkLabel, t.moderatorLinkHint, moderatorLink(room, secret), 'share-moderator'))
+        : null;
+
     const page = h('main', { class: 'page prejoin' },
         h('header', { class: 'stack-tight' },
             h('h1', { text: t.prejoinHeading(room) }),
-            h('p', { class: 'hint', text: t.prejoinIntro })),
+            h('p', { class: 'hint', text: secret ? t.prejoinIntroModerator : t.prejoinIntro })),
         h('div', { class: 'prejoin-grid' },
             h('div', { class: 'stack' },
                 preview,
                 h('div', { class: 'row toggles' }, micToggle, camToggle)),
             form),
-        h('nav', { class: 'row page-footer' },
-            h('button', {
+        shareCard,
+        h('nav', { class: 'row page-footer', 'aria-label': t.moreLinks },
+            secret ? null : h('button', {
                 type: 'button',
                 class: 'button link',
-                on: { click: () => copyLink(t, copyStatus) },
+                on: { click: () => copyText(t, guestLink(room), copyStatus) },
             }, icon('link'), t.copyLink),
             h('a', {
                 href: '/',
@@ -126,18 +198,20 @@ export function showPrejoin(app, rawRoom) {
                         app.navigate('/');
                     },
                 },
-            })),
+            }),
+            languageSwitch(app),
+            privacyLink(app)),
         copyStatus);
 
     app.root.replaceChildren(page);
 
     // --- behaviour ------------------------------------------------------
     const renderToggles = () => {
-        micToggle.replaceChildren(icon('mic', !micOn), t.startMic);
-        micToggle.setAttribute('aria-pressed', String(micOn));
-        camToggle.replaceChildren(icon('camera', !camOn), t.startCam);
-        camToggle.setAttribute('aria-pressed', String(camOn));
-        const showVideo = camOn && !!media.videoTrack;
+        micToggle.replaceChildren(icon('mic', !state.micOn), t.startMic);
+        micToggle.setAttribute('aria-pressed', String(state.micOn));
+        camToggle.replaceChildren(icon('camera', !state.camOn), t.startCam);
+        camToggle.setAttribute('aria-pressed', String(state.camOn));
+        const showVideo = state.camOn && !!media.videoTrack;
         preview.classList.toggle('video-off', !showVideo);
         if (showVideo && media.videoTrack) {
             if (!(video.srcObject instanceof MediaStream)
@@ -164,86 +238,56 @@ export function showPrejoin(app, rawRoom) {
         notice.textContent = text;
     };
 
-    /**
-     * @param {HTMLSelectElement} select
-     * @param {MediaDeviceInfo[]} list
-     * @param {string|undefined} current
-     */
-    const fillSelect = (select, list, current) => {
-        select.replaceChildren();
-        if (list.length === 0) {
-            select.append(h('option', { value: '', text: t.noDevice }));
-            select.disabled = true;
-            return;
-        }
-        select.disabled = false;
-        list.forEach((d, i) => {
-            select.append(h('option', {
-                value: d.deviceId,
-                text: d.label || t.deviceFallback(i + 1),
-                selected: d.deviceId === current,
-            }));
-        });
-    };
-
-    const refreshDevices = async () => {
-        const { cameras, microphones } = await media.devices();
-        if (disposed) return;
-        fillSelect(camSelect, cameras, media.videoDeviceId);
-        fillSelect(micSelect, microphones, media.audioDeviceId);
-    };
+    const disposeDevices = showDevicePicker(app, devices, media, {
+        onChange: () => {
+            if (!disposed) { renderToggles(); renderNotice(); }
+        },
+        isOn: (kind) => (kind === 'audio' ? state.micOn : state.camOn),
+        onSpeaker: () => {},
+    });
 
     micToggle.addEventListener('click', async () => {
-        micOn = !micOn;
-        if (micOn && !media.audioTrack) await media.acquire('audio');
+        state.micOn = !state.micOn;
+        if (state.micOn && !media.audioTrack) await media.acquire('audio');
         if (disposed) return;
-        if (micOn && !media.audioTrack) micOn = false;
+        if (state.micOn && !media.audioTrack) state.micOn = false;
         renderToggles();
         renderNotice();
     });
     camToggle.addEventListener('click', async () => {
-        camOn = !camOn;
+        state.camOn = !state.camOn;
         // Off means off: the camera is released and its light goes out.
-        if (!camOn) media.release('video');
+        if (!state.camOn) media.release('video');
         else await media.acquire('video');
         if (disposed) return;
-        if (camOn && !media.videoTrack) camOn = false;
+        if (state.camOn && !media.videoTrack) state.camOn = false;
         renderToggles();
         renderNotice();
-        refreshDevices();
     });
-    camSelect.addEventListener('change', async () => {
-        if (!camSelect.value) return;
-        if (camOn) await media.choose('video', camSelect.value);
-        else media.videoDeviceId = camSelect.value;
-        if (!disposed) { renderToggles(); renderNotice(); }
-    });
-    micSelect.addEventListener('change', async () => {
-        if (!micSelect.value) return;
-        await media.choose('audio', micSelect.value);
-        if (!disposed) { renderToggles(); renderNotice(); }
-    });
-    const onDeviceChange = () => { refreshDevices(); };
-    navigator.mediaDevices?.addEventListener?.('devicechange', onDeviceChange);
+    nickname.addEventListener('input', () => { state.nickname = nickname.value; });
+    password.addEventListener('input', () => { state.password = password.value; });
 
     renderToggles();
-    // Join waits for this: with a permission prompt open, a click on Join
-    // goes ahead once the person has answered it.
-    const started = (async () => {
-        await media.start();
-        if (disposed) {
-            if (!handedOver) media.stop();
-            return;
-        }
-        if (!camOn) media.release('video');
-        if (!media.audioTrack) micOn = false;
-        if (!media.videoTrack) camOn = false;
+    if (!carried) {
+        // Join waits for this: with a permission prompt open, a click on Join
+        // goes ahead once the person has answered it.
+        state.started = (async () => {
+            await media.start();
+            if (state.released) {
+                // The page went away while the browser was asking.
+                media.stop();
+                return;
+            }
+            if (!state.camOn) media.release('video');
+            if (!media.audioTrack) state.micOn = false;
+            if (!media.videoTrack) state.camOn = false;
+        })();
+    }
+    state.started.then(() => {
+        if (disposed) return;
         renderToggles();
         renderNotice();
-        // Not awaited: browsers may hold enumeration back until the page
-        // is in the foreground, and joining must not wait for that.
-        refreshDevices();
-    })();
+    });
 
     async function join() {
         const { name, problem: nickProblem } = checkNickname(nickname.value);
@@ -258,28 +302,33 @@ export function showPrejoin(app, rawRoom) {
         joinError.textContent = '';
         joinButton.disabled = true;
         joinButton.textContent = t.joining;
-        await started;
+        await state.started;
         if (disposed) return;
         app.remembered.nickname = name;
-        app.remembered.audio = micOn;
-        app.remembered.video = camOn;
+        app.remembered.audio = state.micOn;
+        app.remembered.video = state.camOn;
 
-        const audio = micOn && !!media.audioTrack;
-        const video = camOn && !!media.videoTrack;
+        const audio = state.micOn && !!media.audioTrack;
+        const videoOn = state.camOn && !!media.videoTrack;
         if (media.audioTrack) media.audioTrack.enabled = audio;
         const conference = new Conference({
             room,
             nickname: name,
             audioTrack: media.audioTrack,
-            videoTrack: video ? media.videoTrack : null,
+            videoTrack: videoOn ? media.videoTrack : null,
             audio,
-            video,
+            video: videoOn,
+            moderatorSecret: secret || undefined,
+            password: state.needsPassword ? password.value : undefined,
         });
         try {
-            const joined = await conference.join();
+            await conference.join();
             if (disposed) { conference.leave(); return; }
             handedOver = true;
-            app.enterRoom(conference, media, joined);
+            await media.limitVideo(conference.settings);
+            // Starting muted (a big room) means the camera is off: release it.
+            if (!conference.video && media.videoTrack) media.release('video');
+            app.enterRoom(conference, media);
         } catch (err) {
             if (disposed) return;
             const e = /** @type {import('../protocol.js').ServerError} */ (err);
@@ -289,17 +338,42 @@ export function showPrejoin(app, rawRoom) {
                 nickError.textContent = errorText(t, e);
                 nickname.setAttribute('aria-invalid', 'true');
                 nickname.focus();
+            } else if (e && (e.code === 'room-locked' || e.code === 'wrong-password')) {
+                // Ask for the password and try again.
+                state.needsPassword = true;
+                passwordField.hidden = false;
+                joinError.textContent = errorText(t, e);
+                password.setAttribute('aria-invalid', String(e.code === 'wrong-password'));
+                if (e.code === 'wrong-password') password.select();
+                password.focus();
             } else {
                 joinError.textContent = errorText(t, e);
             }
         }
     }
 
-    return () => {
+    /** @param {boolean} [keep] the devices live on (in the room, or a redraw) */
+    const dispose = (keep = false) => {
         disposed = true;
-        navigator.mediaDevices?.removeEventListener?.('devicechange', onDeviceChange);
+        disposeDevices();
         video.srcObject = null;
-        if (!handedOver) media.stop();
+        if (!handedOver && !keep) {
+            state.released = true;
+            media.stop();
+        }
         page.remove();
+    };
+    return {
+        dispose,
+        redraw() {
+            const shownError = joinError.textContent;
+            dispose(true);
+            const again = showPrejoin(app, room, state);
+            if (shownError && state.needsPassword) {
+                const errorLine = app.root.querySelector('.prejoin-form .form-error');
+                if (errorLine) errorLine.textContent = app.t.errors['room-locked'];
+            }
+            return again;
+        },
     };
 }

@@ -33,8 +33,11 @@ async function requireBrowser(bin, what) {
  * @property {() => Promise<void>} close  closes the browser and removes its profile
  */
 
-/** @returns {Promise<LaunchedBrowser>} */
-export async function launchChromium() {
+/**
+ * @param {{args?: string[]}} [options] extra command-line flags (e.g. `--lang=de`)
+ * @returns {Promise<LaunchedBrowser>}
+ */
+export async function launchChromium(options = {}) {
     await requireBrowser(CHROMIUM, 'Chromium');
     const profile = await mkdtemp(path.join(tmpdir(), 'funkraum-chromium-'));
     const browser = await puppeteer.launch({
@@ -54,6 +57,7 @@ export async function launchChromium() {
             '--disable-sync',
             '--no-first-run',
             '--autoplay-policy=no-user-gesture-required',
+            ...(options.args ?? []),
         ],
     });
     return { browser, kind: 'chromium', close: closer(browser, profile) };

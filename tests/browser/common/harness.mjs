@@ -18,7 +18,7 @@ const CLEANUP_STEP_TIMEOUT_MS = 15_000;
  * @typedef {object} Context
  * @property {(fn: () => Promise<void>|void) => void} defer  run at the end, newest first
  * @property {(options?: {config?: string}) => Promise<import('./server.mjs').RunningServer>} server
- * @property {() => Promise<import('puppeteer-core').Browser>} chromium
+ * @property {(options?: {args?: string[]}) => Promise<import('puppeteer-core').Browser>} chromium
  * @property {() => Promise<import('puppeteer-core').Browser>} firefox
  * @property {(...args: any[]) => void} log
  * @property {(name: string) => string} artifact  a path for a file to keep
@@ -55,8 +55,8 @@ export async function scenario(name, { timeoutMs }, body) {
             log(`server at ${s.url}`);
             return s;
         },
-        async chromium() {
-            const b = await launchChromium();
+        async chromium(options) {
+            const b = await launchChromium(options);
             cleanups.push(b.close);
             log(`chromium ${await b.browser.version()}`);
             return b.browser;

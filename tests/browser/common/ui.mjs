@@ -58,14 +58,17 @@ export async function clickJoin(page) {
 }
 
 /**
- * The inbound RTP streams of the page's media connection.
+ * The inbound RTP streams of the connection that carries the page's media
+ * now: the direct one while two people talk peer to peer, else the one to
+ * the server.
  * @param {import('puppeteer-core').Page} page
  * @returns {Promise<{kind: string, id: string, framesDecoded: number, packetsReceived: number, codec: string|null}[]>}
  */
 export async function inboundStats(page) {
     return page.evaluate(async () => {
         // @ts-ignore the client's test hook
-        const report = await window.funkraum.stats();
+        const hook = window.funkraum;
+        const report = hook.mode()?.direct ? await hook.directStats() : await hook.stats();
         /** @type {any[]} */
         const out = [];
         if (!report) return out;
@@ -109,7 +112,8 @@ export async function firstDecodedFrameAt(page, timeoutMs) {
         const deadline = Date.now() + timeout;
         while (Date.now() < deadline) {
             // @ts-ignore the client's test hook
-            const report = await window.funkraum.stats();
+            const hook = window.funkraum;
+            const report = hook.mode()?.direct ? await hook.directStats() : await hook.stats();
             let found = false;
             report?.forEach((/** @type {any} */ s) => {
                 if (s.type === 'inbound-rtp' && (s.kind ?? s.mediaType) === 'video' && s.framesDecoded > 0) {
@@ -153,4 +157,114 @@ export async function horizontalOverflow(page) {
         }
         return { scrollWidth: widest, innerWidth: window.innerWidth, outside: outside.slice(0, 10) };
     });
+}
+
+/**
+ * The candidate pair a connection of the page uses now: its local and
+ * remote candidate (address, port, type).
+ * @param {import('puppeteer-core').Page} page
+ * @param {'server'|'direct'} which  the connection to the server, or the direct one
+ * @returns {Promise<{local: {address: string, port: number, type: string}, remote: {address: string, port: number, type: string}}|null>}
+ */
+export async function selectedPair(page, which) {
+    return page.evaluate(async (w) => {
+        // @ts-ignore the client's test hook
+        const hook = window.funkraum;
+        /** @type {RTCStatsReport|null} */
+        const report = w === 'direct' ? await hook.directStats() : await hook.stats();
+        if (!report) return null;
+        /** @type {any} */
+        let pair = null;
+        report.forEach((/** @type {any} */ s) => {
+            if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
+        });
+        if (!pair) {
+            report.forEach((/** @type {any} */ s) => {
+                if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+            });
+        }
+        if (!pair) return null;
+        const side = (/** @type {any} */ c) => ({
+            address: String(c?.address ?? c?.ip ?? ''),
+            port: Number(c?.port ?? 0),
+            type: String(c?.candidateType ?? ''),
+        });
+        return { local: side(report.get(pair.localCandidateId)), remote: side(report.get(pair.remoteCandidateId)) };
+    }, which);
+}
+
+/**
+ * Per inbound RTP stream of one connection: packets received and frames
+ * decoded so far.
+ * @param {import('puppeteer-core').Page} page
+ * @param {'server'|'direct'} which
+ * @returns {Promise<Record<string, {kind: string, packets: number, frames: number}>>}
+ */
+export async function inboundCounters(page, which) {
+    return page.evaluate(async (w) => {
+        // @ts-ignore the client's test hook
+        const hook = window.funkraum;
+        /** @type {RTCStatsReport|null} */
+        const report = w === 'direct' ? await hook.directStats() : await hook.stats();
+        /** @type {Record<string, {kind: string, packets: number, frames: number}>} */
+        const out = {};
+        report?.forEach((/** @type {any} */ s) => {
+            if (s.type === 'inbound-rtp') {
+                out[s.id] = { kind: s.kind ?? s.mediaType, packets: s.packetsReceived ?? 0, frames: s.framesDecoded ?? 0 };
+            }
+        });
+        return out;
+    }, which);
+}
+
+/**
+ * How many remote video streams of one connection decode new frames, and
+ * how many packets arrived on it at all, over `ms` milliseconds.
+ * @param {import('puppeteer-core').Page} page
+ * @param {'server'|'direct'} which
+ * @param {number} ms
+ */
+export async function flowOver(page, which, ms) {
+    const before = await inboundCounters(page, which);
+    await new Promise((r) => setTimeout(r, ms));
+    const after = await inboundCounters(page, which);
+    let videoGrowing = 0;
+    let audioGrowing = 0;
+    let packets = 0;
+    for (const [id, now] of Object.entries(after)) {
+        const then = before[id] ?? { packets: 0, frames: 0 };
+        packets += now.packets - then.packets;
+        if (now.kind === 'video' && now.frames > then.frames) videoGrowing += 1;
+        if (now.kind === 'audio' && now.packets > then.packets) audioGrowing += 1;
+    }
+    return { videoGrowing, audioGrowing, packets };
+}
+
+/**
+ * Outbound RTP bytes the page sent on one connection so far.
+ * @param {import('puppeteer-core').Page} page
+ * @param {'server'|'direct'} which
+ */
+export async function bytesSent(page, which) {
+    return page.evaluate(async (w) => {
+        // @ts-ignore the client's test hook
+        const hook = window.funkraum;
+        /** @type {RTCStatsReport|null} */
+        const report = w === 'direct' ? await hook.directStats() : await hook.stats();
+        let total = 0;
+        report?.forEach((/** @type {any} */ s) => {
+            if (s.type === 'outbound-rtp') total += s.bytesSent ?? 0;
+        });
+        return total;
+    }, which);
+}
+
+/**
+ * Whether the page's media goes browser to browser now.
+ * @param {import('puppeteer-core').Page} page
+ * @returns {Promise<{mode: string, direct: boolean}|null>}
+ */
+export async function mediaMode(page) {
+    // @ts-ignore the client's test hook
+    return page.evaluate(() => window.funkraum.mode());
 }

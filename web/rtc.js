@@ -1,0 +1,42 @@
+// Small WebRTC helpers both connections use (to the server and to the
+// peer). No DOM code here.
+
+/** @typedef {import('./protocol.js').Source} Source */
+/** @typedef {import('./protocol.js').Settings} Settings */
+
+/**
+ * Puts the codecs of `mimeType` first and drops every other media codec
+ * (retransmission entries stay), where the browser lets us choose.
+ * @param {RTCRtpTransceiver} transceiver
+ * @param {'audio'|'video'} kind
+ */
+export function preferCodec(transceiver, kind) {
+    const wanted = kind === 'audio' ? 'audio/opus' : 'video/vp8';
+    if (typeof transceiver.setCodecPreferences !== 'function') return;
+    const caps = typeof RTCRtpReceiver.getCapabilities === 'function'
+        ? RTCRtpReceiver.getCapabilities(kind) : null;
+    if (!caps) return;
+    const codecs = caps.codecs.filter((c) => {
+        const mime = c.mimeType.toLowerCase();
+        return mime === wanted || mime === `${kind}/rtx`;
+    });
+    if (!codecs.some((c) => c.mimeType.toLowerCase() === wanted)) return;
+    try {
+        transceiver.setCodecPreferences(codecs);
+    } catch {
+        // Older engines refuse some lists; the server accepts only VP8 and
+        // Opus anyway, so the default list still negotiates those.
+    }
+}
+
+/**
+ * The encoding limits for a video source under the room's settings.
+ * @param {Source} source
+ * @param {Settings} settings
+ * @returns {RTCRtpEncodingParameters}
+ */
+export function encodingFor(source, settings) {
+    if (source === 'screen') return { maxFramerate: settings.screenMaxFramerate };
+    if (source === 'camera') return { maxFramerate: settings.videoMaxFramerate };
+    return {};
+}
