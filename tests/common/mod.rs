@@ -13,6 +13,7 @@
 //! dead code.
 #![allow(dead_code, unused_imports)]
 
+pub mod canary;
 pub mod captured_logs;
 pub mod client;
 pub mod daemon;
