@@ -180,6 +180,9 @@ pub struct TurnConfig {
     pub max_allocations_per_credential: u32,
     /// Bytes per second one allocation may relay, in each direction.
     pub allocation_bytes_per_second: u64,
+    /// Tell every browser to use only relayed (TURN) candidates: for
+    /// checking the relay path, or networks where nothing else works.
+    pub force_relay: bool,
 }
 
 impl Default for TurnConfig {
@@ -194,6 +197,7 @@ impl Default for TurnConfig {
             max_allocations: 1000,
             max_allocations_per_credential: 10,
             allocation_bytes_per_second: 2_500_000,
+            force_relay: false,
         }
     }
 }

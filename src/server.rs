@@ -113,7 +113,7 @@ impl Server {
             Vec::new(),
         );
         if let Some(t) = &turn {
-            hub = hub.with_turn(t.issuer());
+            hub = hub.with_turn(t.issuer(), config.turn.force_relay);
         }
         hub = hub.with_watchlist(gate.watchlist.clone());
         // The addresses this server listens on and announces are not
@@ -305,9 +305,31 @@ pub fn turn_settings(
     } else {
         ip
     };
+    // With a certificate browsers trust, its name serves both the `turn:`
+    // URLs and TURN over TLS on the HTTPS port (for networks that let only
+    // TCP 443 out). A self-signed certificate would be refused for TURNS.
+    let trusted_name = match config.tls.mode {
+        TlsMode::Acme | TlsMode::Files => config
+            .tls
+            .domains
+            .iter()
+            .find(|d| d.parse::<IpAddr>().is_err())
+            .cloned(),
+        TlsMode::Off | TlsMode::SelfSigned => None,
+    };
+    let https_port = config
+        .tls
+        .https_listen
+        .first()
+        .map_or(443, SocketAddr::port);
+    let tls_url = trusted_name
+        .as_ref()
+        .map(|name| format!("turns:{name}:{https_port}?transport=tcp"));
+    let url_host = trusted_name.unwrap_or_else(|| url_ip.to_string());
     turn::Settings {
         listen: SocketAddr::new(ip, port),
-        url_host: url_ip.to_string(),
+        url_host,
+        tls_url,
         relay_announced,
         relay_bind,
         relay_ports: (t.relay_port_min, t.relay_port_max),
@@ -409,5 +431,40 @@ impl Connections {
             Some(turn) => turn.serve(stream, peer, local, read).await,
             None => tracing::debug!("TURN over TLS refused: turn.enabled is off"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_for(mode: TlsMode, domains: &[&str]) -> turn::Settings {
+        let mut config = Config::default();
+        config.tls.mode = mode;
+        config.tls.domains = domains.iter().map(|d| d.to_string()).collect();
+        let media = ["192.0.2.10:10000".parse().unwrap()];
+        turn_settings(&config, "0.0.0.0:443".parse().unwrap(), &media)
+    }
+
+    #[test]
+    fn a_trusted_name_gets_turns_on_the_https_port() {
+        let s = settings_for(TlsMode::Acme, &["192.0.2.10", "meet.example"]);
+        assert_eq!(s.url_host, "meet.example");
+        assert_eq!(
+            s.tls_url.as_deref(),
+            Some("turns:meet.example:443?transport=tcp")
+        );
+    }
+
+    #[test]
+    fn self_signed_and_plain_get_no_turns() {
+        let s = settings_for(TlsMode::SelfSigned, &["meet.example"]);
+        assert_eq!(
+            s.tls_url, None,
+            "browsers refuse TURNS with a self-signed certificate"
+        );
+        assert_eq!(s.url_host, "192.0.2.10", "the announced media address");
+        let s = settings_for(TlsMode::Off, &[]);
+        assert_eq!(s.tls_url, None);
     }
 }

@@ -1,33 +1,72 @@
 //! A `webrtc`-crate participant with ICE transport policy `relay` joins a
 //! room with a normal participant, through the built-in TURN server, and
-//! both receive each other's audio and video — over TURN/UDP, and over
-//! TURN/TCP (through a UDP→TCP bridge, as the `webrtc` crate speaks TURN
-//! over UDP only). The server's counters show the media went through a
-//! relay.
+//! both receive each other's audio and video — over TURN/UDP, over
+//! TURN/TCP, and over TURN/TLS on the HTTPS port (the last two through a
+//! UDP→stream bridge, as the `webrtc` crate speaks TURN over UDP only). The
+//! server's counters show the media went through a relay.
 
 mod common;
 
+use common::socket::WssClient;
+use common::tls::{TempDir, client_pinning, client_pinning_alpn, tls_config};
 use common::turn_tcp_proxy::TurnTcpProxy;
 use common::{ClientOptions, FLOWING, Kind, MEDIA_WITHIN, TestClient, within};
+use funkraum::config::TlsMode;
 use funkraum::turn::TurnStats;
 use std::time::Duration;
 use webrtc::peer_connection::RTCIceServer;
 
-async fn relay_only_conference(over_tcp: bool) {
-    let server = common::server::start_default().await;
+#[derive(Clone, Copy)]
+enum Transport {
+    Udp,
+    Tcp,
+    /// TLS to the HTTPS port, which hands STUN to TURN.
+    TlsOnHttpsPort,
+}
+
+async fn relay_only_conference(transport: Transport) {
+    let state = TempDir::new("relay-only");
+    let (server, wss) = match transport {
+        Transport::TlsOnHttpsPort => {
+            let mut config = tls_config(TlsMode::SelfSigned, state.path(), 0, 0);
+            config.turn.enabled = true;
+            let server = common::server::start(config).await;
+            let fingerprint = server
+                .certificates
+                .as_ref()
+                .unwrap()
+                .current()
+                .fingerprint
+                .clone();
+            let wss = WssClient {
+                config: client_pinning(&fingerprint),
+                name: "localhost".into(),
+            };
+            (server, Some((wss, fingerprint)))
+        }
+        _ => (common::server::start_default().await, None),
+    };
     let addr = server.http_addr;
     let turn = server.turn().expect("TURN is on by default");
-    let proxy = if over_tcp {
-        Some(TurnTcpProxy::start(turn.tcp_addr).await)
-    } else {
-        None
+    let proxy = match (transport, &wss) {
+        (Transport::Udp, _) => None,
+        (Transport::Tcp, _) => Some(TurnTcpProxy::start(turn.tcp_addr).await),
+        (Transport::TlsOnHttpsPort, Some((_, fingerprint))) => Some(
+            // No ALPN, STUN first: how browsers speak TURN over TLS.
+            TurnTcpProxy::start_tls(addr, client_pinning_alpn(fingerprint, &[]), "localhost").await,
+        ),
+        (Transport::TlsOnHttpsPort, None) => unreachable!(),
     };
-
-    let normal = TestClient::join(addr, "relayed", "Direct").await;
-    let mut options = ClientOptions {
-        relay_only: true,
+    let client = |relay_only: bool| ClientOptions {
+        relay_only,
+        wss: wss.as_ref().map(|(w, _)| w.clone()),
         ..ClientOptions::default()
     };
+
+    let normal = TestClient::join_with(addr, "relayed", "Direct", client(false))
+        .await
+        .unwrap();
+    let mut options = client(true);
     if let Some(proxy) = &proxy {
         // A credential of this server, the bridge's address. (Issued
         // directly: the participant's own arrives only with `joined`, after
@@ -70,10 +109,27 @@ async fn relay_only_conference(over_tcp: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_client_gets_media_over_turn_udp() {
-    within(Duration::from_secs(60), relay_only_conference(false)).await;
+    within(
+        Duration::from_secs(60),
+        relay_only_conference(Transport::Udp),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_client_gets_media_over_turn_tcp() {
-    within(Duration::from_secs(60), relay_only_conference(true)).await;
+    within(
+        Duration::from_secs(60),
+        relay_only_conference(Transport::Tcp),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_client_gets_media_over_turn_tls_on_the_https_port() {
+    within(
+        Duration::from_secs(60),
+        relay_only_conference(Transport::TlsOnHttpsPort),
+    )
+    .await;
 }

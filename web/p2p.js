@@ -28,6 +28,7 @@ const SLOTS = [
  * @property {string} peer      the other participant's id
  * @property {boolean} polite   from the server's `mode` message
  * @property {RTCIceServer[]} iceServers from `joined`
+ * @property {RTCIceTransportPolicy} iceTransportPolicy
  * @property {import('./protocol.js').Settings} settings
  * @property {(payload: {description?: RTCSessionDescriptionInit, candidate?: RTCIceCandidateInit}) => void} signal
  *   sends a `p2pSignal` to the peer (through the server)
@@ -45,7 +46,11 @@ export class DirectLink extends EventTarget {
         this.polite = options.polite;
         this.settings = options.settings;
         this.signal = options.signal;
-        this.pc = new RTCPeerConnection({ iceServers: options.iceServers, bundlePolicy: 'max-bundle' });
+        this.pc = new RTCPeerConnection({
+            iceServers: options.iceServers,
+            iceTransportPolicy: options.iceTransportPolicy,
+            bundlePolicy: 'max-bundle',
+        });
         /** @type {Map<Source, MediaStreamTrack|null>} what we want to send */
         this.outgoing = new Map();
         this.makingOffer = false;

@@ -106,6 +106,8 @@ export const DEFAULT_SETTINGS = Object.freeze({
  * @property {boolean} [audio] microphone starts on (default: a track is given and enabled)
  * @property {boolean} [video] camera starts on (default: a track is given)
  * @property {string} [moderatorSecret] from the URL fragment `#mod=…`
+ * @property {boolean} [relayOnly] media only through the server's TURN relay
+ *   (the `#relay` diagnostic switch; the server can also ask for it)
  * @property {string} [password] for a locked room
  * @property {string} [url] WebSocket URL; default `/ws` on this page's origin
  */
@@ -241,6 +243,8 @@ export class Conference extends EventTarget {
         this.settings = { ...DEFAULT_SETTINGS };
         /** @type {RTCIceServer[]} */
         this.iceServers = [];
+        /** @type {RTCIceTransportPolicy} */
+        this.iceTransportPolicy = options.relayOnly ? 'relay' : 'all';
         /** @type {Map<string, Participant>} everyone else, in joining order */
         this.participants = new Map();
         /** @type {ChatMessage[]} */
@@ -505,6 +509,7 @@ export class Conference extends EventTarget {
         this.locked = m.locked === true;
         this.settings = readSettings(m.settings);
         this.iceServers = Array.isArray(m.iceServers) ? m.iceServers : [];
+        if (m.iceTransportPolicy === 'relay') this.iceTransportPolicy = 'relay';
         for (const raw of Array.isArray(m.participants) ? m.participants : []) {
             const p = readParticipant(raw);
             this.participants.set(p.id, p);
@@ -564,7 +569,11 @@ export class Conference extends EventTarget {
 
     /** @private */
     startMedia() {
-        const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' });
+        const pc = new RTCPeerConnection({
+            iceServers: this.iceServers,
+            iceTransportPolicy: this.iceTransportPolicy,
+            bundlePolicy: 'max-bundle',
+        });
         this.pc = pc;
         // Our own m-lines exist from the start, even with the device off, so
         // switching a device on later needs no renegotiation (replaceTrack).
@@ -917,6 +926,7 @@ export class Conference extends EventTarget {
             peer,
             polite,
             iceServers: this.iceServers,
+            iceTransportPolicy: this.iceTransportPolicy,
             settings: this.settings,
             signal: (payload) => this.send({ type: 'p2pSignal', to: peer, ...payload }),
         });

@@ -461,6 +461,7 @@ impl Connection {
             nickname: joined.you.nickname.clone(),
             participants: joined.others.iter().map(ParticipantView::from).collect(),
             ice_servers: self.hub.ice_servers_for(id),
+            ice_transport_policy: self.hub.ice_transport_policy(),
             moderator: joined.you.moderator,
             locked: joined.locked,
             mode: joined.mode.into(),

@@ -119,6 +119,8 @@ pub struct Hub {
     pub ice_servers: Vec<IceServer>,
     /// The built-in TURN server's credentials, one per participant.
     turn: Option<crate::turn::Issuer>,
+    /// `turn.force_relay`: browsers use only relayed candidates.
+    force_relay: bool,
     /// Names in memory, which the logging gate keeps out of events below ERROR.
     watchlist: crate::privacy::PersonalWatchlist,
 }
@@ -153,6 +155,7 @@ impl Hub {
             sfu,
             ice_servers,
             turn: None,
+            force_relay: false,
             watchlist: Default::default(),
         }
     }
@@ -175,10 +178,21 @@ impl Hub {
         self.watchlist.remove(nickname.expose_personal());
     }
 
-    /// Hands out per-participant credentials of the built-in TURN server.
-    pub fn with_turn(mut self, issuer: crate::turn::Issuer) -> Self {
+    /// Hands out per-participant credentials of the built-in TURN server;
+    /// with `force_relay`, browsers are told to use nothing else.
+    pub fn with_turn(mut self, issuer: crate::turn::Issuer, force_relay: bool) -> Self {
         self.turn = Some(issuer);
+        self.force_relay = force_relay;
         self
+    }
+
+    /// `joined.iceTransportPolicy`.
+    pub fn ice_transport_policy(&self) -> &'static str {
+        if self.force_relay && self.turn.is_some() {
+            "relay"
+        } else {
+            "all"
+        }
     }
 
     /// `joined.iceServers` for a participant: the configured ones, then a

@@ -195,10 +195,9 @@ pub async fn start(settings: Settings) -> io::Result<TurnService> {
         settings.credential_lifetime,
         settings.max_credentials,
     )));
-    let issuer = Issuer::new(
-        store.clone(),
-        turn_urls(&settings.url_host, udp_addr.port()),
-    );
+    let mut urls = turn_urls(&settings.url_host, udp_addr.port());
+    urls.extend(settings.tls_url.clone());
+    let issuer = Issuer::new(store.clone(), urls);
     let stats = Arc::new(TurnStats::default());
     let policy = RelayPolicy::new(settings.media.clone(), host_addresses(), settings.p2p);
     let core = Core::new(

@@ -36,6 +36,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Host name or IP put into the `turn:` URLs.
     pub url_host: String,
+    /// A `turns:` URL for TURN over TLS on the HTTPS port, when the
+    /// certificate is one browsers trust (ACME or files, with a name).
+    pub tls_url: Option<String>,
     /// The address relay sockets are announced with (XOR-RELAYED-ADDRESS),
     /// and the address they bind to (the wildcard of its family when the
     /// announced address is not local, behind a NAT).

@@ -63,6 +63,8 @@ pub struct ClientOptions {
     /// The local address the signaling connection comes from (`None`: the
     /// kernel's choice).
     pub ws_bind: Option<std::net::IpAddr>,
+    /// Signaling over TLS (`wss://`) to a server with TLS on.
+    pub wss: Option<socket::WssClient>,
     /// A VP8 keyframe every this many frames (besides the first frame and
     /// one for every keyframe request). `None`: only those, so a keyframe
     /// at a subscriber proves that its request reached the publisher.
@@ -94,6 +96,7 @@ impl Default for ClientOptions {
             answer_pings: true,
             udp_bind: ([127, 0, 0, 1], 0).into(),
             ws_bind: None,
+            wss: None,
             keyframe_interval: Some(media::KEYFRAME_INTERVAL),
             ice_servers: None,
             screen: false,
@@ -214,9 +217,10 @@ impl TestClient {
         options: ClientOptions,
     ) -> Result<TestClient, Value> {
         let request = socket::request(addr, None);
-        let connected = match options.ws_bind {
-            Some(local) => socket::connect_ws_from(request, addr, local).await,
-            None => socket::connect_ws(request).await,
+        let connected = match (&options.wss, options.ws_bind) {
+            (Some(tls), _) => socket::connect_wss(request, addr, tls).await,
+            (None, Some(local)) => socket::connect_ws_from(request, addr, local).await,
+            (None, None) => socket::connect_ws(request).await,
         };
         let mut ws = connected.unwrap_or_else(|e| panic!("signaling connection refused: {e}"));
         let mut join = json!({

@@ -7,14 +7,15 @@ use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<Box<dyn ByteStream>>;
 
 /// How long a test waits for one reply before it fails.
 pub const REPLY_WITHIN: Duration = Duration::from_secs(5);
@@ -46,21 +47,42 @@ pub fn request(addr: SocketAddr, origin: Option<&str>) -> tungstenite::handshake
     req
 }
 
-/// Connects a WebSocket to the signaling endpoint. Our own frame limits are
+/// The byte stream under a test WebSocket: plain TCP or TLS.
+pub trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+
+/// Runs the WebSocket handshake over `stream`. Our own frame limits are
 /// raised far above the server's, so an over-sized frame really goes out.
-pub async fn connect_ws(
+async fn upgrade(
     req: tungstenite::handshake::client::Request,
+    stream: Box<dyn ByteStream>,
 ) -> Result<Ws, tungstenite::Error> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(64 << 20))
         .max_frame_size(Some(64 << 20));
     let (ws, _response) = tokio::time::timeout(
         REPLY_WITHIN,
-        tokio_tungstenite::connect_async_with_config(req, Some(config), false),
+        tokio_tungstenite::client_async_with_config(req, stream, Some(config)),
     )
     .await
     .expect("the WebSocket handshake finishes in time")?;
     Ok(ws)
+}
+
+/// Connects a WebSocket to the signaling endpoint the request names.
+pub async fn connect_ws(
+    req: tungstenite::handshake::client::Request,
+) -> Result<Ws, tungstenite::Error> {
+    let host = req
+        .uri()
+        .host()
+        .unwrap_or("127.0.0.1")
+        .trim_matches(['[', ']']);
+    let port = req.uri().port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(tungstenite::Error::Io)?;
+    upgrade(req, Box::new(stream)).await
 }
 
 /// Like [`connect_ws`], but from a chosen local address (e.g. 127.0.0.2,
@@ -83,20 +105,33 @@ pub async fn connect_ws_from(
         .connect(server)
         .await
         .map_err(tungstenite::Error::Io)?;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(64 << 20))
-        .max_frame_size(Some(64 << 20));
-    let (ws, _response) = tokio::time::timeout(
-        REPLY_WITHIN,
-        tokio_tungstenite::client_async_with_config(
-            req,
-            MaybeTlsStream::Plain(stream),
-            Some(config),
-        ),
-    )
-    .await
-    .expect("the WebSocket handshake finishes in time")?;
-    Ok(ws)
+    upgrade(req, Box::new(stream)).await
+}
+
+/// Signaling over TLS (`wss://`), checking the server as `tls` says.
+pub async fn connect_wss(
+    req: tungstenite::handshake::client::Request,
+    server: SocketAddr,
+    tls: &WssClient,
+) -> Result<Ws, tungstenite::Error> {
+    let stream = super::tls::connect(server, &tls.name, &tls.config)
+        .await
+        .map_err(tungstenite::Error::Io)?;
+    upgrade(req, Box::new(stream)).await
+}
+
+/// How a test client reaches a server with TLS on.
+#[derive(Clone)]
+pub struct WssClient {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// The name the certificate is checked against.
+    pub name: String,
+}
+
+impl std::fmt::Debug for WssClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WssClient({})", self.name)
+    }
 }
 
 pub struct RawSocket {

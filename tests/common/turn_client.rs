@@ -318,6 +318,7 @@ pub fn loopback_settings(media: Vec<SocketAddr>, p2p: bool) -> funkraum::turn::S
     funkraum::turn::Settings {
         listen: (Ipv4Addr::LOCALHOST, 0).into(),
         url_host: "127.0.0.1".into(),
+        tls_url: None,
         relay_announced: Ipv4Addr::LOCALHOST.into(),
         relay_bind: Ipv4Addr::LOCALHOST.into(),
         relay_ports: (0, 0),

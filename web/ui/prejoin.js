@@ -320,6 +320,9 @@ export function showPrejoin(app, rawRoom, carried) {
             video: videoOn,
             moderatorSecret: secret || undefined,
             password: state.needsPassword ? password.value : undefined,
+            // `#relay` in the address: media only through the TURN relay, to
+            // check that path (docs/operating.md). Never sent to the server.
+            relayOnly: new URLSearchParams(location.hash.slice(1)).has('relay'),
         });
         try {
             await conference.join();
