@@ -96,11 +96,8 @@ impl Server {
         let media_addrs = sfu.announced.clone();
         let turn = if config.turn.enabled {
             let settings = turn_settings(&config, http_addr, &media_addrs);
-            let listen = settings.listen;
             Some(turn::start(settings).await.map_err(|e| {
-                StartError(format!(
-                    "cannot start TURN on {listen} (turn.address, turn.port): {e}"
-                ))
+                StartError(format!("cannot start TURN (turn.address, turn.port): {e}"))
             })?)
         } else {
             None
@@ -124,7 +121,7 @@ impl Server {
             .chain(&https_addrs)
             .chain(&redirect_addrs)
             .chain(&media_addrs)
-            .chain(turn.as_ref().map(|t| &t.udp_addr));
+            .chain(turn.iter().flat_map(|t| &t.listen_addrs));
         for a in own {
             gate.own.add(a.ip());
         }
@@ -259,12 +256,14 @@ impl Server {
 /// listener and the SFU bound.
 ///
 /// Where TURN listens with `turn.address = "auto"`: on the IP of
-/// `http.listen`. In the zero-config start that is 127.0.0.1 — the server
-/// is for a developer's own browser, only local pages can obtain
-/// credentials, so listening on every interface would only expose a port
-/// to the network for nobody's benefit. A server that serves its web page
-/// to the network (http.listen on 0.0.0.0 or a public address) serves TURN
-/// there too.
+/// `http.listen` while TLS is off, else on every IP of `tls.https_listen`.
+/// In the zero-config start that is 127.0.0.1 — the server is for a
+/// developer's own browser, only local pages can obtain credentials, so
+/// listening on every interface would only expose a port to the network
+/// for nobody's benefit. A server that serves its web page to the network
+/// serves TURN there too: with the default `https_listen` on `0.0.0.0` and
+/// `::`, over IPv4 and IPv6 (a name with an AAAA record sends browsers to
+/// TURN over IPv6 as well).
 ///
 /// A server whose web listener (`http.listen`, or the first
 /// `tls.https_listen` with TLS on) is on port 0 (tests) gets an ephemeral
@@ -275,10 +274,21 @@ pub fn turn_settings(
     media_addrs: &[SocketAddr],
 ) -> turn::Settings {
     let t = &config.turn;
-    let ip = match t.address {
-        ListenIp::Auto => http_addr.ip(),
-        ListenIp::Ip(ip) => ip,
+    let candidates = match (t.address, config.tls.mode) {
+        (ListenIp::Ip(ip), _) => vec![ip],
+        (ListenIp::Auto, TlsMode::Off) => vec![http_addr.ip()],
+        (ListenIp::Auto, _) => config.tls.https_listen.iter().map(|a| a.ip()).collect(),
     };
+    let mut ips: Vec<IpAddr> = Vec::new();
+    for ip in candidates {
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    if ips.is_empty() {
+        ips.push(http_addr.ip());
+    }
+    let ip = ips[0];
     let web_port = match config.tls.mode {
         TlsMode::Off => config.http.listen.port(),
         _ => config.tls.https_listen.first().map_or(0, SocketAddr::port),
@@ -327,7 +337,7 @@ pub fn turn_settings(
         .map(|name| format!("turns:{name}:{https_port}?transport=tcp"));
     let url_host = trusted_name.unwrap_or_else(|| url_ip.to_string());
     turn::Settings {
-        listen: SocketAddr::new(ip, port),
+        listen: ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect(),
         url_host,
         tls_url,
         relay_announced,
@@ -454,6 +464,33 @@ mod tests {
             s.tls_url.as_deref(),
             Some("turns:meet.example:443?transport=tcp")
         );
+    }
+
+    #[test]
+    fn auto_listens_on_both_families_of_the_default_https_listen() {
+        let s = settings_for(TlsMode::SelfSigned, &[]);
+        let want: Vec<SocketAddr> = vec![
+            "0.0.0.0:3478".parse().unwrap(),
+            "[::]:3478".parse().unwrap(),
+        ];
+        assert_eq!(s.listen, want);
+        let s = settings_for(TlsMode::Acme, &["meet.example"]);
+        assert_eq!(
+            s.listen, want,
+            "a name with an AAAA record reaches TURN too"
+        );
+    }
+
+    #[test]
+    fn auto_without_tls_follows_http_listen_and_an_address_is_taken_as_is() {
+        let mut config = Config::default();
+        let media = ["192.0.2.10:10000".parse().unwrap()];
+        let s = turn_settings(&config, "127.0.0.1:8080".parse().unwrap(), &media);
+        assert_eq!(s.listen, vec!["127.0.0.1:3478".parse().unwrap()]);
+        config.tls.mode = TlsMode::SelfSigned;
+        config.turn.address = ListenIp::Ip("192.0.2.10".parse().unwrap());
+        let s = turn_settings(&config, "0.0.0.0:443".parse().unwrap(), &media);
+        assert_eq!(s.listen, vec!["192.0.2.10:3478".parse().unwrap()]);
     }
 
     #[test]

@@ -147,9 +147,11 @@ impl Shared {
 pub struct TurnService {
     shared: Arc<Shared>,
     issuer: Issuer,
-    /// Where UDP and TCP listen.
+    /// Where UDP and TCP listen: the first listen address…
     pub udp_addr: SocketAddr,
     pub tcp_addr: SocketAddr,
+    /// …and all of them (UDP and TCP on each, same port).
+    pub listen_addrs: Vec<SocketAddr>,
     pub stats: Arc<TurnStats>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -175,21 +177,36 @@ impl StreamServer {
     }
 }
 
-/// Binds UDP and TCP and starts serving.
+/// Binds UDP and TCP on every listen address and starts serving.
 pub async fn start(settings: Settings) -> io::Result<TurnService> {
-    let udp = Arc::new(UdpSocket::bind(settings.listen).await.map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot bind UDP {}: {e}", settings.listen),
-        )
-    })?);
-    let udp_addr = udp.local_addr()?;
-    // Port 0 (tests): TCP takes the port UDP got.
-    let tcp_addr = SocketAddr::new(settings.listen.ip(), udp_addr.port());
-    let tcp = TcpListener::bind(tcp_addr)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind TCP {tcp_addr}: {e}")))?;
-    let tcp_addr = tcp.local_addr()?;
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    let mut port = None;
+    let only_v6 = settings.listen.len() > 1;
+    for listen in &settings.listen {
+        // Port 0 (tests): TCP, and every further address, take the port
+        // the first UDP socket got.
+        let addr = SocketAddr::new(listen.ip(), port.unwrap_or(listen.port()));
+        let socket = bind_listener(addr, socket2::Type::DGRAM, only_v6)
+            .and_then(|s| UdpSocket::from_std(s.into()))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+        let udp_addr = socket.local_addr()?;
+        port = Some(udp_addr.port());
+        let addr = SocketAddr::new(listen.ip(), udp_addr.port());
+        let listener = bind_listener(addr, socket2::Type::STREAM, only_v6)
+            .and_then(|s| TcpListener::from_std(s.into()))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind TCP {addr}: {e}")))?;
+        udp.push((udp_addr, Arc::new(socket)));
+        tcp.push(listener);
+    }
+    let Some(&(udp_addr, _)) = udp.first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    };
+    let tcp_addr = tcp[0].local_addr()?;
+    let listen_addrs: Vec<SocketAddr> = udp.iter().map(|(a, _)| *a).collect();
 
     let store = Arc::new(Mutex::new(CredentialStore::with_random_secret(
         settings.credential_lifetime,
@@ -213,7 +230,7 @@ pub async fn start(settings: Settings) -> io::Result<TurnService> {
             core,
             io: DriverIo {
                 shared: weak.clone(),
-                listeners: HashMap::from([(udp_addr, udp.clone())]),
+                listeners: udp.iter().cloned().collect(),
                 streams: HashMap::new(),
                 relays: HashMap::new(),
                 relay_announced: settings.relay_announced,
@@ -224,17 +241,25 @@ pub async fn start(settings: Settings) -> io::Result<TurnService> {
         streams: Semaphore::new(max_streams),
     });
 
-    let tasks = vec![
-        tokio::spawn(udp_listener(shared.clone(), udp, udp_addr)),
-        tokio::spawn(tcp_listener(shared.clone(), tcp)),
-        tokio::spawn(ticker(shared.clone())),
-    ];
-    tracing::info!(udp = %udp_addr, tcp = %tcp_addr, p2p = settings.p2p, "TURN is serving");
+    let mut tasks = vec![tokio::spawn(ticker(shared.clone()))];
+    for (addr, socket) in udp {
+        tasks.push(tokio::spawn(udp_listener(shared.clone(), socket, addr)));
+    }
+    for listener in tcp {
+        tasks.push(tokio::spawn(tcp_listener(shared.clone(), listener)));
+    }
+    let addrs = listen_addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::info!(udp_and_tcp = %addrs, p2p = settings.p2p, "TURN is serving");
     Ok(TurnService {
         shared,
         issuer,
         udp_addr,
         tcp_addr,
+        listen_addrs,
         stats,
         tasks,
     })
@@ -456,6 +481,27 @@ async fn ticker(shared: Arc<Shared>) {
             core.tick(now, io);
         });
     }
+}
+
+/// A listening socket for `addr`, IPv6-only if asked (and IPv6).
+fn bind_listener(
+    addr: SocketAddr,
+    kind: socket2::Type,
+    only_v6: bool,
+) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), kind, None)?;
+    if addr.is_ipv6() && only_v6 {
+        socket.set_only_v6(true)?;
+    }
+    if kind == socket2::Type::STREAM {
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    if kind == socket2::Type::STREAM {
+        socket.listen(1024)?;
+    }
+    Ok(socket)
 }
 
 fn bind_relay_socket(ip: IpAddr, (min, max): (u16, u16)) -> io::Result<UdpSocket> {

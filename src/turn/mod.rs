@@ -32,8 +32,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// what the other parts of the server bound (see `server.rs`).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where to listen, UDP and TCP (port 0: any, for tests).
-    pub listen: SocketAddr,
+    /// Where to listen, UDP and TCP on each (port 0: any, for tests; the
+    /// further addresses then take the port the first one got). With more
+    /// than one address, IPv6 ones are bound IPv6-only, so that `0.0.0.0`
+    /// and `::` can stand side by side.
+    pub listen: Vec<SocketAddr>,
     /// Host name or IP put into the `turn:` URLs.
     pub url_host: String,
     /// A `turns:` URL for TURN over TLS on the HTTPS port, when the

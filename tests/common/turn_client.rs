@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use funkraum::turn::framing::{Deframer, Frame, frame_for_stream};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
 use stun_types::message::{
@@ -53,7 +53,12 @@ pub type Answer = Result<Vec<u8>, u16>;
 
 impl TurnTestClient {
     pub async fn udp(server: SocketAddr, username: &str, password: &str) -> Self {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let local: SocketAddr = if server.is_ipv6() {
+            (Ipv6Addr::LOCALHOST, 0).into()
+        } else {
+            (Ipv4Addr::LOCALHOST, 0).into()
+        };
+        let socket = UdpSocket::bind(local).await.unwrap();
         Self::new(Link::Udp(socket), server, username, password)
     }
 
@@ -316,7 +321,7 @@ impl TurnTestClient {
 /// for the SFU's media addresses.
 pub fn loopback_settings(media: Vec<SocketAddr>, p2p: bool) -> funkraum::turn::Settings {
     funkraum::turn::Settings {
-        listen: (Ipv4Addr::LOCALHOST, 0).into(),
+        listen: vec![(Ipv4Addr::LOCALHOST, 0).into()],
         url_host: "127.0.0.1".into(),
         tls_url: None,
         relay_announced: Ipv4Addr::LOCALHOST.into(),
