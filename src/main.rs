@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 const USAGE: &str = "\
 usage: funkraum [--config PATH]          run the server
        funkraum errors [--config PATH]   print the error log (entries of the last 24 h)
+       funkraum --check --config PATH    check a config file (exit 0) or name the bad key (exit 2)
        funkraum --print-default-config   print a complete, commented config file
        funkraum --help | --version
 
@@ -25,6 +26,7 @@ Without --config, built-in defaults serve http://localhost:8080.";
 enum Action {
     Run,
     Errors,
+    Check,
     PrintDefaultConfig,
     Help,
     Version,
@@ -41,6 +43,7 @@ fn parse_args() -> Result<(Action, Option<PathBuf>), String> {
                 config = Some(PathBuf::from(path));
             }
             "errors" => action = Action::Errors,
+            "--check" => action = Action::Check,
             "--print-default-config" => action = Action::PrintDefaultConfig,
             "--help" | "-h" => action = Action::Help,
             "--version" | "-V" => action = Action::Version,
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
             println!("funkraum {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Action::Run | Action::Errors => {}
+        Action::Run | Action::Errors | Action::Check => {}
     }
     let config = match &config_path {
         Some(path) => Config::load(path),
@@ -86,6 +89,15 @@ fn main() -> ExitCode {
     };
     match action {
         Action::Errors => print_error_log(&config),
+        // Reached only when the file loaded: it is valid. (For tools that
+        // write the file, e.g. ansible's `validate`.)
+        Action::Check => {
+            match &config_path {
+                Some(path) => println!("funkraum: {} is valid", path.display()),
+                None => println!("funkraum: the built-in defaults are valid"),
+            }
+            ExitCode::SUCCESS
+        }
         _ => run(config),
     }
 }
