@@ -8,21 +8,27 @@
 # and scenario, each freshly started; round 0 warms up and is discarded.
 # Nothing leaves the namespace; it is deleted on exit.
 #
-#   sudo bench/compare-janus.sh                  # 1x50 10x10 25x25, 3 rounds
+#   sudo bench/compare-janus.sh          # 1x50 10x10 25x25@300, 3 rounds
 #   ROUNDS=5 DURATION=30 SCENARIOS="10x10" bench/compare-janus.sh
 #
 # Environment: ROUNDS (measured rounds, 3), DURATION (measured seconds per
-# run, 20), SETTLE (5), SCENARIOS ("1x50 10x10 25x25"), EXTRA (more
+# run, 20), SETTLE (5), SCENARIOS ("1x50 10x10 25x25@300": PxR, P
+# publishers who receive everyone and R receive-only participants, PxP
+# everyone publishes; @K sets the video bitrate to K kbit/s instead of
+# 1500 — this 2-core machine cannot carry 25x25 at 1500), EXTRA (more
 # arguments for every run, e.g. "--audio-only" or "--video-kbps 500"),
-# OUT (result folder, bench/results/<time>).
+# OUT (result folder, bench/results/<time>), NICE (niceness of the servers
+# and the generator, -10: on a shared machine other work then disturbs the
+# latency figures less; CPU-time figures do not depend on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-20}
 SETTLE=${SETTLE:-5}
-SCENARIOS=${SCENARIOS:-"1x50 10x10 25x25"}
+SCENARIOS=${SCENARIOS:-"1x50 10x10 25x25@300"}
 EXTRA=${EXTRA:-}
+NICE=${NICE:--10}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
 ADDR=127.0.1.1
 NS=funkraum-bench-$$
@@ -123,7 +129,7 @@ general: {
 JCFG
 
 start_janus() {
-    ip netns exec "$NS" janus --config="$CFG/janus.jcfg" --configs-folder="$CFG" \
+    ip netns exec "$NS" nice -n "$NICE" janus --config="$CFG/janus.jcfg" --configs-folder="$CFG" \
         --disable-colors --log-file="$CFG/janus.log" >/dev/null 2>&1 &
     JANUS_PID=$!
     for _ in $(seq 100); do
@@ -140,18 +146,20 @@ start_janus() {
 mkdir -p "$OUT"
 echo "== results in $OUT"
 run() { # scenario round target
-    local s=$1 r=$2 t=$3
-    local json="$OUT/$s-r$r-$t.json"
-    echo "== round $r, $s, $t"
+    local spec=$1 r=$2 t=$3
+    local s=${spec%@*} kbps=1500
+    [ "$s" != "$spec" ] && kbps=${spec#*@}
+    local json="$OUT/$spec-r$r-$t.json"
+    echo "== round $r, $spec, $t"
     if [ "$t" = funkraum ]; then
-        ip netns exec "$NS" "$LOAD" --target funkraum --spawn "$FUNKRAUM" --bind "$ADDR" \
-            --scenario "$s" --duration "$DURATION" --settle "$SETTLE" --round "$r" \
-            --json "$json" $EXTRA || echo "   (run failed)"
+        ip netns exec "$NS" nice -n "$NICE" "$LOAD" --target funkraum --spawn "$FUNKRAUM" --bind "$ADDR" \
+            --scenario "$s" --video-kbps "$kbps" --duration "$DURATION" --settle "$SETTLE" \
+            --round "$r" --json "$json" $EXTRA || echo "   (run failed)"
     else
         start_janus
-        ip netns exec "$NS" "$LOAD" --target janus --url "ws://$ADDR:8188" --pid "$JANUS_PID" \
-            --bind "$ADDR" --scenario "$s" --duration "$DURATION" --settle "$SETTLE" \
-            --round "$r" --json "$json" $EXTRA || echo "   (run failed)"
+        ip netns exec "$NS" nice -n "$NICE" "$LOAD" --target janus --url "ws://$ADDR:8188" --pid "$JANUS_PID" \
+            --bind "$ADDR" --scenario "$s" --video-kbps "$kbps" --duration "$DURATION" \
+            --settle "$SETTLE" --round "$r" --json "$json" $EXTRA || echo "   (run failed)"
         stop_janus
     fi
 }
