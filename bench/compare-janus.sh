@@ -21,6 +21,10 @@
 # and the generator, -10: on a shared machine other work then disturbs the
 # latency figures less; CPU-time figures do not depend on it).
 set -euo pipefail
+# A session of its own: its scheduling group is only this benchmark.
+if [ -z "${FKBENCH_SESSION:-}" ]; then
+    FKBENCH_SESSION=1 exec setsid --wait "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
@@ -44,6 +48,15 @@ if ! command -v janus >/dev/null; then
 fi
 command -v ip >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
 # Debian starts the packaged Janus as a service; ours runs in the namespace.
+
+# With autogroup scheduling (the Linux default) niceness only orders the
+# threads inside one session; the session's group competes with the others
+# by its own niceness. Both are set, so that the servers and the generator
+# get the CPU they ask for on a shared machine. A multi-threaded server
+# would otherwise spread over both cores while a single-threaded one waits.
+if [ -w /proc/self/autogroup ]; then
+    echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || true
+fi
 
 echo "== building (release)"
 cargo build --release --quiet
