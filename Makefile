@@ -9,7 +9,7 @@
 #
 # Debian packages the tests need; installed when missing (as root), otherwise
 # the run stops naming them.
-TEST_DEBS := chromium firefox-esr strace util-linux
+TEST_DEBS := chromium firefox-esr pebble strace util-linux
 CARGO ?= cargo
 # Where cargo puts binaries (CARGO_TARGET_DIR, as cargo itself reads it).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
@@ -73,7 +73,7 @@ image: deb
 	image/build-disk.sh $(DEB) $(OUT)
 
 image-test: image
-	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw
+	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw $(DEB)
 
 clean:
 	rm -rf $(OUT)

@@ -28,7 +28,18 @@ cache=$here/out/apt-cache
 mkdir -p "$cache"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-disk.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Unmounts whatever is still mounted at or below $1 (mmdebstrap only warns
+# when it cannot unmount a busy /proc in the tree).
+unmount_below() {
+    awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+# Never deletes across a mount point (the host's /dev or /proc).
+cleanup() {
+    unmount_below "$work"
+    rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 rootfs=$work/rootfs
 
 # SSH key: the text itself or a file holding it.
@@ -50,7 +61,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
     --include=systemd,systemd-sysv,systemd-resolved,systemd-timesyncd,udev,dbus,kmod \
     --include=linux-image-amd64,initramfs-tools,systemd-boot-efi \
     --include=openssh-server,nftables,ca-certificates,iproute2,procps,curl,less \
-    --include=e2fsprogs,dosfstools \
+    --include=e2fsprogs,dosfstools,python3-minimal,python3-apt \
     --aptopt='Acquire::Languages "none"' \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -73,6 +84,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
     "deb $mirror bookworm-updates main" \
     "deb $security_mirror bookworm-security main"
 echo "rootfs built in $(( $(date +%s) - start )) s" >&2
+unmount_below "$rootfs"
 
 # EFI system partition: everything staged under /boot/efi.
 mkfs.vfat -F 32 -n ESP -C "$work/esp.img" $((256 * 1024)) >/dev/null

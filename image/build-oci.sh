@@ -22,7 +22,18 @@ uid=10001
 mkdir -p "$cache"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-oci.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Unmounts whatever is still mounted at or below $1 (mmdebstrap only warns
+# when it cannot unmount a busy /proc in the tree).
+unmount_below() {
+    awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+# Never deletes across a mount point (the host's /dev or /proc).
+cleanup() {
+    unmount_below "$work"
+    rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
 start=$(date +%s)
 
 umoci init --layout "$work/layout"
@@ -57,6 +68,7 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
         cat "$work/mmdebstrap.log" >&2
         exit 1
     }
+unmount_below "$work/bundle/rootfs"
 # The container has no systemd: nothing of the units is used, but the
 # files stay as the .deb installed them.
 

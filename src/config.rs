@@ -24,6 +24,7 @@ pub struct Config {
     pub log: LogConfig,
     pub process: ProcessConfig,
     pub operator: OperatorConfig,
+    pub tls: TlsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -338,6 +339,134 @@ impl OperatorConfig {
     pub const MAX_URL: usize = 500;
 }
 
+/// HTTPS: where the certificate comes from and where HTTPS listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// off, acme, self-signed or files.
+    pub mode: TlsMode,
+    /// Names (and IP addresses) the certificate is for.
+    pub domains: Vec<String>,
+    /// Where HTTPS (and WSS) listens when TLS is on.
+    pub https_listen: Vec<SocketAddr>,
+    /// Plain HTTP that only redirects to HTTPS and answers ACME HTTP-01
+    /// challenges. Empty: no such listener.
+    pub http_listen: Vec<SocketAddr>,
+    /// Account key, certificates and keys (directory 0700, files 0600).
+    pub state_dir: PathBuf,
+    /// Contact address given to the ACME CA. Empty: none.
+    pub acme_email: String,
+    /// "letsencrypt", "letsencrypt-staging" or the https:// URL of a directory.
+    pub acme_directory: String,
+    /// PEM file with the CA that signed the ACME directory's own HTTPS
+    /// certificate. Empty: the system's trust store.
+    pub acme_directory_ca_file: PathBuf,
+    /// http-01 or tls-alpn-01.
+    pub acme_challenge: AcmeChallenge,
+    /// Seconds before the first retry after a failed ACME attempt; each
+    /// further failure doubles the wait, up to six hours.
+    pub acme_retry_secs: u64,
+    /// PEM certificate chain for mode = "files".
+    pub cert_file: PathBuf,
+    /// PEM private key for mode = "files".
+    pub key_file: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            mode: TlsMode::Off,
+            domains: Vec::new(),
+            https_listen: vec![
+                SocketAddr::from(([0, 0, 0, 0], 443)),
+                SocketAddr::from(([0u16; 8], 443)),
+            ],
+            http_listen: vec![
+                SocketAddr::from(([0, 0, 0, 0], 80)),
+                SocketAddr::from(([0u16; 8], 80)),
+            ],
+            state_dir: PathBuf::from("/var/lib/funkraum"),
+            acme_email: String::new(),
+            acme_directory: "letsencrypt".to_string(),
+            acme_directory_ca_file: PathBuf::new(),
+            acme_challenge: AcmeChallenge::Http01,
+            acme_retry_secs: 60,
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The longest wait between two ACME attempts after failures.
+    pub const MAX_RETRY_SECS: u64 = 6 * 3600;
+
+    /// The ACME directory URL `acme_directory` names.
+    pub fn acme_directory_url(&self) -> &str {
+        match self.acme_directory.as_str() {
+            "letsencrypt" => "https://acme-v02.api.letsencrypt.org/directory",
+            "letsencrypt-staging" => "https://acme-staging-v02.api.letsencrypt.org/directory",
+            url => url,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain HTTP on `http.listen` only.
+    Off,
+    /// A certificate from an ACME CA (Let's Encrypt by default).
+    Acme,
+    /// A certificate this server makes and signs itself.
+    SelfSigned,
+    /// A certificate and key from PEM files, re-read on SIGHUP.
+    Files,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::Acme => "acme",
+            TlsMode::SelfSigned => "self-signed",
+            TlsMode::Files => "files",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AcmeChallenge {
+    /// The CA fetches a token from http://name/.well-known/acme-challenge/
+    /// (port 80, served by `tls.http_listen`).
+    #[serde(rename = "http-01")]
+    Http01,
+    /// The CA opens TLS to port 443 with ALPN acme-tls/1 (served by
+    /// `tls.https_listen`).
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+/// Whether `name` is a DNS name a certificate can carry: letters, digits and
+/// hyphens in dot-separated labels, no wildcard.
+pub fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && name
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The complete default configuration, commented; printed by
 /// `funkraum --print-default-config`. A test checks that it parses to
 /// `Config::default()`.
@@ -598,6 +727,7 @@ impl Config {
         if self.process.user.is_empty() {
             return Err(err("process.user", "must name a user"));
         }
+        self.validate_tls()?;
         for a in &self.media.addresses {
             if a.is_unspecified() || a.is_multicast() {
                 return Err(err(
@@ -605,6 +735,100 @@ impl Config {
                     &format!("{a} cannot be announced to browsers"),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: None,
+            key: Some(format!("tls.{key}")),
+            message,
+        };
+        let t = &self.tls;
+        for name in &t.domains {
+            match name.parse::<IpAddr>() {
+                Ok(ip) if ip.is_unspecified() || ip.is_multicast() => {
+                    return Err(err("domains", format!("{ip} cannot be in a certificate")));
+                }
+                Ok(_) => {}
+                Err(_) if name.starts_with("*.") => {
+                    return Err(err(
+                        "domains",
+                        format!("{name}: wildcard names need DNS-01, which funkraum does not do"),
+                    ));
+                }
+                Err(_) if !is_dns_name(name) => {
+                    return Err(err(
+                        "domains",
+                        format!("{name:?} is neither a DNS name nor an IP address"),
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        if t.acme_email.chars().count() > 254
+            || (!t.acme_email.is_empty()
+                && (!t.acme_email.contains('@')
+                    || t.acme_email
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control())))
+        {
+            return Err(err(
+                "acme_email",
+                "must be an e-mail address (or empty)".to_string(),
+            ));
+        }
+        let directory = t.acme_directory.as_str();
+        let named = matches!(directory, "letsencrypt" | "letsencrypt-staging");
+        let url = directory.len() > "https://".len() && directory.starts_with("https://");
+        if !(named || url) {
+            return Err(err(
+                "acme_directory",
+                "must be \"letsencrypt\", \"letsencrypt-staging\" or an https:// URL".to_string(),
+            ));
+        }
+        if t.acme_retry_secs == 0 || t.acme_retry_secs > TlsConfig::MAX_RETRY_SECS {
+            return Err(err(
+                "acme_retry_secs",
+                format!("must be between 1 and {}", TlsConfig::MAX_RETRY_SECS),
+            ));
+        }
+        if !t.state_dir.is_absolute() {
+            return Err(err("state_dir", "must be an absolute path".to_string()));
+        }
+        match t.mode {
+            TlsMode::Off => return Ok(()),
+            TlsMode::Acme => {
+                if t.domains.is_empty() {
+                    return Err(err(
+                        "domains",
+                        "mode = \"acme\" needs at least one name".to_string(),
+                    ));
+                }
+                if t.acme_challenge == AcmeChallenge::Http01 && t.http_listen.is_empty() {
+                    return Err(err(
+                        "http_listen",
+                        "acme_challenge = \"http-01\" needs a port-80 listener".to_string(),
+                    ));
+                }
+            }
+            TlsMode::SelfSigned => {}
+            TlsMode::Files => {
+                for (key, path) in [("cert_file", &t.cert_file), ("key_file", &t.key_file)] {
+                    if path.as_os_str().is_empty() {
+                        return Err(err(key, "mode = \"files\" needs this file".to_string()));
+                    }
+                }
+            }
+        }
+        if t.https_listen.is_empty() {
+            return Err(err(
+                "https_listen",
+                "TLS is on but there is no address to listen on".to_string(),
+            ));
         }
         Ok(())
     }
@@ -795,6 +1019,53 @@ mod tests {
         }
         let e = Config::from_toml_str("[operator]\nnmae = \"x\"\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("operator.nmae"));
+    }
+
+    #[test]
+    fn tls_values_are_checked_and_named() {
+        let ok = Config::from_toml_str(
+            "[tls]\nmode = \"acme\"\ndomains = [\"meet.example.org\", \"192.0.2.1\"]\n\
+             acme_email = \"admin@example.org\"\nacme_challenge = \"tls-alpn-01\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.tls.mode, TlsMode::Acme);
+        assert_eq!(ok.tls.acme_challenge, AcmeChallenge::TlsAlpn01);
+        assert_eq!(
+            ok.tls.acme_directory_url(),
+            "https://acme-v02.api.letsencrypt.org/directory"
+        );
+        let refused = [
+            ("[tls]\nmode = \"acme\"\n", "tls.domains"),
+            ("[tls]\nmode = \"on\"\n", "tls.mode"),
+            ("[tls]\ndomains = [\"*.example.org\"]\n", "tls.domains"),
+            ("[tls]\ndomains = [\"bad name\"]\n", "tls.domains"),
+            ("[tls]\ndomains = [\"0.0.0.0\"]\n", "tls.domains"),
+            ("[tls]\nacme_email = \"nobody\"\n", "tls.acme_email"),
+            (
+                "[tls]\nacme_directory = \"http://ca\"\n",
+                "tls.acme_directory",
+            ),
+            ("[tls]\nacme_challenge = \"dns-01\"\n", "tls.acme_challenge"),
+            ("[tls]\nacme_retry_secs = 0\n", "tls.acme_retry_secs"),
+            ("[tls]\nstate_dir = \"relative\"\n", "tls.state_dir"),
+            (
+                "[tls]\nmode = \"files\"\ncert_file = \"/c.pem\"\n",
+                "tls.key_file",
+            ),
+            (
+                "[tls]\nmode = \"self-signed\"\nhttps_listen = []\n",
+                "tls.https_listen",
+            ),
+            (
+                "[tls]\nmode = \"acme\"\ndomains = [\"a.example\"]\nhttp_listen = []\n",
+                "tls.http_listen",
+            ),
+            ("[tls]\ncert = \"x\"\n", "tls.cert"),
+        ];
+        for (text, key) in refused {
+            let e = Config::from_toml_str(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}");
+        }
     }
 
     #[test]

@@ -102,11 +102,18 @@ pub fn drop_privileges(
     Ok(Some(user.name))
 }
 
-/// A directory and the files directly in it.
+/// A directory and everything below it (the TLS state has subdirectories).
+/// Symbolic links are changed themselves, never followed.
 fn chown_tree(dir: &Path, uid: Uid, gid: Gid) -> std::io::Result<()> {
     chown(dir, Some(uid), Some(gid))?;
     for entry in std::fs::read_dir(dir)? {
-        chown(&entry?.path(), Some(uid), Some(gid))?;
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            chown_tree(&path, uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod room;
 pub mod server;
 pub mod sfu;
 pub mod signaling;
+pub mod tls;
 pub mod turn;
 
 pub use config::Config;

@@ -189,6 +189,7 @@ fn run(config: Config) -> ExitCode {
     };
     runtime.block_on(async move {
         let process = config.process.clone();
+        let tls_state_dir = config.tls.state_dir.clone();
         let server = match Server::start_with(config, gate).await {
             Ok(s) => s,
             Err(e) => {
@@ -197,8 +198,19 @@ fn run(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(http = %server.http_addr, media = ?server.media_addrs, "funkraum is serving");
-        let hand_over: Vec<&std::path::Path> = error_dir.iter().map(|d| d.as_path()).collect();
+        tracing::info!(
+            http = %server.http_addr,
+            https = ?server.https_addrs,
+            redirect = ?server.redirect_addrs,
+            media = ?server.media_addrs,
+            "funkraum is serving"
+        );
+        // Directories the daemon keeps writing to after dropping root: the
+        // error log, and with TLS on the certificate state.
+        let mut hand_over: Vec<&std::path::Path> = error_dir.iter().map(|d| d.as_path()).collect();
+        if server.certificates.is_some() {
+            hand_over.push(&tls_state_dir);
+        }
         match hardening::drop_privileges(&process, &hand_over) {
             Ok(Some(user)) => tracing::info!(user, "no longer root"),
             Ok(None) => {}
@@ -218,9 +230,22 @@ fn run(config: Config) -> ExitCode {
                 }
             }
         });
-        println!("funkraum serving http://{}", server.http_addr);
+        println!("funkraum serving {}", server.url());
+        if let Some(store) = &server.certificates {
+            let status = store.status();
+            println!(
+                "TLS certificate ({}{}): SHA-256 {}",
+                status.mode,
+                if status.trusted {
+                    ""
+                } else {
+                    ", not trusted by browsers"
+                },
+                status.fingerprint_sha256
+            );
+        }
         if let Some(n) = &notifier {
-            if let Err(e) = n.ready(&format!("serving http://{}", server.http_addr)) {
+            if let Err(e) = n.ready(&format!("serving {}", server.url())) {
                 tracing::warn!("cannot notify {:?}: {e}", n.name());
             }
             if let Some(every) = notify::watchdog_interval() {
@@ -281,8 +306,15 @@ fn install_panic_hook() {
 async fn wait_for_shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    // SIGHUP (`systemctl reload`) re-reads the certificate files in
+    // tls.mode = "files" (the tls module listens for it); it never ends the
+    // process, whatever the mode.
+    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler installs");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hangup.recv() => {}
+        }
     }
 }

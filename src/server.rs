@@ -1,32 +1,44 @@
 //! Starting and stopping everything: the composition root shared by
 //! `main` and the in-process tests.
 
-use crate::config::{Config, ListenIp};
+use crate::config::{Config, ListenIp, TlsMode};
 use crate::http::privacy_page::PrivacyFacts;
 use crate::http::{self, HttpState};
 use crate::privacy::GateInputs;
 use crate::sfu::{self, MediaSockets, SfuHandle, SfuStats};
 use crate::signaling::Hub;
+use crate::tls::{self, CertStore, ConnectionHandler, FirstBytes, Tls, TlsConnection};
 use crate::turn::{self, TurnService};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// A running funkraum.
 pub struct Server {
-    /// Where HTTP (and signaling at /ws) listens.
+    /// Where the web client and signaling (`/ws`) are served: plain HTTP on
+    /// `http.listen` while TLS is off, else HTTPS on the first
+    /// `tls.https_listen` address.
     pub http_addr: SocketAddr,
+    /// Every HTTPS listener (empty while TLS is off).
+    pub https_addrs: Vec<SocketAddr>,
+    /// The plain-HTTP listeners that only redirect to HTTPS and answer ACME
+    /// challenges (`tls.http_listen`; empty while TLS is off).
+    pub redirect_addrs: Vec<SocketAddr>,
     /// The media addresses announced to browsers (one port).
     pub media_addrs: Vec<SocketAddr>,
     pub stats: Arc<SfuStats>,
+    /// The certificate in service (`None` while TLS is off).
+    pub certificates: Option<Arc<CertStore>>,
     turn: Option<TurnService>,
     hub: Arc<Hub>,
     sfu: SfuHandle,
-    http_shutdown: Option<oneshot::Sender<()>>,
-    http_task: Option<JoinHandle<io::Result<()>>>,
+    tls: Option<Tls>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -49,17 +61,36 @@ impl Server {
     /// Like `start`, keeping the logging gate's inputs up to date: the
     /// server's own addresses and the personal strings in memory.
     pub async fn start_with(config: Config, gate: GateInputs) -> Result<Server, StartError> {
-        let listener = TcpListener::bind(config.http.listen).await.map_err(|e| {
-            StartError(format!(
-                "cannot listen for HTTP on {} (http.listen): {e}",
-                config.http.listen
-            ))
-        })?;
-        let http_addr = listener
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
+        let tls_on = config.tls.mode != TlsMode::Off;
+        // Every listener is bound before anything starts, so a port in use
+        // stops the start with the key to change.
+        let mut plain = None;
+        let mut https = Vec::new();
+        let mut redirect = Vec::new();
+        if tls_on {
+            for addr in &config.tls.https_listen {
+                https.push(bind(*addr, "HTTPS", "tls.https_listen")?);
+            }
+            for addr in &config.tls.http_listen {
+                redirect.push(bind(*addr, "HTTP", "tls.http_listen")?);
+            }
+        } else {
+            plain = Some(bind(config.http.listen, "HTTP", "http.listen")?);
+        }
+        let local = |l: &TcpListener| l.local_addr().map_err(|e| StartError(e.to_string()));
+        let https_addrs = https.iter().map(local).collect::<Result<Vec<_>, _>>()?;
+        let redirect_addrs = redirect.iter().map(local).collect::<Result<Vec<_>, _>>()?;
+        let http_addr = match &plain {
+            Some(l) => local(l)?,
+            None => https_addrs[0],
+        };
+
         let sockets = MediaSockets::bind(&config.media, http_addr.ip().is_loopback())
             .map_err(|e| StartError(format!("media (media.port): {e}")))?;
+        let media_ips: Vec<_> = sockets.announced.iter().map(SocketAddr::ip).collect();
+        let tls = Tls::start(&config.tls, &media_ips).map_err(StartError)?;
+        let certificates = tls.as_ref().map(|t| t.store.clone());
+
         let sfu = sfu::start(sockets)
             .map_err(|e| StartError(format!("cannot start the media thread: {e}")))?;
         let media_addrs = sfu.announced.clone();
@@ -85,54 +116,110 @@ impl Server {
             hub = hub.with_turn(t.issuer());
         }
         hub = hub.with_watchlist(gate.watchlist.clone());
-        gate.own.add(http_addr.ip());
-        for a in &media_addrs {
+        // The addresses this server listens on and announces are not
+        // personal when they appear in a log line.
+        let web = [http_addr];
+        let own = web
+            .iter()
+            .chain(&https_addrs)
+            .chain(&redirect_addrs)
+            .chain(&media_addrs)
+            .chain(turn.as_ref().map(|t| &t.udp_addr));
+        for a in own {
             gate.own.add(a.ip());
-        }
-        if let Some(t) = &turn {
-            gate.own.add(t.udp_addr.ip());
         }
         let hub = Arc::new(hub);
         let app = http::router(Arc::new(HttpState {
             hub: hub.clone(),
             stats: sfu.stats.clone(),
             privacy: PrivacyFacts::from_config(&config),
+            log_counters: gate.counters.clone(),
+            tls: certificates.clone(),
         }));
-        let (http_shutdown, shutdown_rx) = oneshot::channel::<()>();
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let http_task = tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async {
-                    let _ = shutdown_rx.await;
-                })
-                .await
-        });
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(listener) = plain {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            let mut stop = shutdown_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let served = axum::serve(listener, service)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!("HTTP listener failed: {e}");
+                }
+            }));
+        } else if let (Some(tls), Some(store)) = (&tls, &certificates) {
+            let hsts_store = store.clone();
+            let app = http::with_hsts(app, move || hsts_store.trusted());
+            let handler = Arc::new(Connections {
+                app,
+                turn: turn.as_ref().map(TurnService::stream_server),
+            });
+            for listener in https {
+                tasks.push(tokio::spawn(tls::listener::serve(
+                    listener,
+                    tls.server_config.clone(),
+                    handler.clone(),
+                    shutdown_rx.clone(),
+                )));
+            }
+            let redirect_app = http::redirect_router(store.clone(), http_addr.port());
+            for listener in redirect {
+                let mut stop = shutdown_rx.clone();
+                let app = redirect_app.clone();
+                tasks.push(tokio::spawn(async move {
+                    let served = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!("HTTP redirect listener failed: {e}");
+                    }
+                }));
+            }
+            let status = store.status();
+            tracing::info!(
+                mode = status.mode,
+                fingerprint_sha256 = %status.fingerprint_sha256,
+                not_after = %status.not_after,
+                trusted = status.trusted,
+                "TLS certificate in service"
+            );
+        }
         Ok(Server {
             http_addr,
+            https_addrs,
+            redirect_addrs,
             media_addrs,
             stats: sfu.stats.clone(),
+            certificates,
             turn,
             hub,
             sfu,
-            http_shutdown: Some(http_shutdown),
-            http_task: Some(http_task),
+            tls,
+            shutdown,
+            tasks,
         })
+    }
+
+    /// The address to open in a browser: `http://…` or `https://…`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https_addrs.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", self.http_addr)
     }
 
     /// The built-in TURN server, if `turn.enabled`.
     pub fn turn(&self) -> Option<&TurnService> {
         self.turn.as_ref()
-    }
-
-    /// The addresses this server listens on and announces: not personal
-    /// when they appear in a log line.
-    pub fn own_addresses(&self) -> Vec<std::net::IpAddr> {
-        let mut ips = vec![self.http_addr.ip()];
-        ips.extend(self.media_addrs.iter().map(|a| a.ip()));
-        if let Some(t) = &self.turn {
-            ips.push(t.udp_addr.ip());
-        }
-        ips
     }
 
     /// What the service watchdog asks before it tells systemd all is well.
@@ -145,14 +232,21 @@ impl Server {
         self.hub.counts()
     }
 
-    /// Stops accepting, ends the media thread. Open WebSockets are dropped.
+    /// Stops accepting, ends the media thread and the certificate source.
+    /// Open WebSockets are dropped.
     pub async fn shutdown(mut self) {
-        if let Some(tx) = self.http_shutdown.take() {
-            let _ = tx.send(());
+        let _ = self.shutdown.send(true);
+        if let Some(tls) = &mut self.tls {
+            tls.stop();
         }
-        if let Some(task) = self.http_task.take() {
+        for task in self.tasks.drain(..) {
             // Graceful shutdown waits for open WebSockets; do not wait long.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                tracing::debug!("a listener did not stop within 2 s");
+            }
         }
         if let Some(turn) = self.turn.take() {
             turn.stop();
@@ -172,7 +266,8 @@ impl Server {
 /// to the network (http.listen on 0.0.0.0 or a public address) serves TURN
 /// there too.
 ///
-/// A server whose HTTP listener is on port 0 (tests) gets an ephemeral
+/// A server whose web listener (`http.listen`, or the first
+/// `tls.https_listen` with TLS on) is on port 0 (tests) gets an ephemeral
 /// TURN port too, so servers running side by side never collide.
 pub fn turn_settings(
     config: &Config,
@@ -184,11 +279,11 @@ pub fn turn_settings(
         ListenIp::Auto => http_addr.ip(),
         ListenIp::Ip(ip) => ip,
     };
-    let port = if config.http.listen.port() == 0 {
-        0
-    } else {
-        t.port
+    let web_port = match config.tls.mode {
+        TlsMode::Off => config.http.listen.port(),
+        _ => config.tls.https_listen.first().map_or(0, SocketAddr::port),
     };
+    let port = if web_port == 0 { 0 } else { t.port };
     // The relay talks to the SFU: it lives on the first media address
     // (the host's public address in production, loopback in development).
     let relay_announced = media_addrs
@@ -227,5 +322,92 @@ pub fn turn_settings(
             max_allocations_per_credential: t.max_allocations_per_credential as usize,
             bytes_per_second: t.allocation_bytes_per_second,
         },
+    }
+}
+
+/// Binds a TCP listener. IPv6 addresses are bound IPv6-only, so a list can
+/// hold `0.0.0.0:443` and `[::]:443` side by side.
+fn bind(addr: SocketAddr, what: &str, key: &str) -> Result<TcpListener, StartError> {
+    let bound = (|| -> io::Result<TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        TcpListener::from_std(socket.into())
+    })();
+    bound.map_err(|e| StartError(format!("cannot listen for {what} on {addr} ({key}): {e}")))
+}
+
+/// What runs inside an HTTPS connection once its TLS handshake is done.
+///
+/// This is where HTTPS and TURN over TLS share port 443. A client that
+/// agreed `h2` or `http/1.1` by ALPN is a browser loading pages or opening
+/// signaling; one that agreed `stun.turn` (RFC 7443) is a TURN client. Any
+/// other is sniffed by its first bytes — both HTTP and STUN clients speak
+/// first, and browsers' TURN-over-TLS clients send no ALPN: a STUN message
+/// goes to the TURN server with the bytes already read, anything that
+/// starts like an HTTP request to the router.
+struct Connections {
+    app: axum::Router,
+    /// `None` while `turn.enabled` is off: STUN on 443 is then closed.
+    turn: Option<turn::StreamServer>,
+}
+
+/// How long a TLS client without ALPN may stay silent before its first
+/// bytes.
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl ConnectionHandler for Connections {
+    async fn handle(&self, connection: TlsConnection) {
+        let TlsConnection {
+            stream,
+            peer,
+            local,
+            alpn,
+        } = connection;
+        let peer_addr = peer.expose_personal();
+        match alpn.as_deref() {
+            Some(b"h2" | b"http/1.1") => {
+                return http::serve_connection(stream, peer_addr, self.app.clone()).await;
+            }
+            Some(tls::listener::STUN_TURN_ALPN) => {
+                return self.serve_turn(stream, peer_addr, local, Vec::new()).await;
+            }
+            _ => {}
+        }
+        match tls::listener::sniff(stream, FIRST_BYTES_TIMEOUT).await {
+            Ok((FirstBytes::Http, stream)) => {
+                http::serve_connection(stream, peer_addr, self.app.clone()).await;
+            }
+            Ok((FirstBytes::Stun, stream)) => {
+                let (stream, already_read) = stream.into_parts();
+                self.serve_turn(stream, peer_addr, local, already_read)
+                    .await;
+            }
+            Ok((FirstBytes::Other, _)) => {
+                tracing::debug!(%peer, "closed a TLS connection speaking neither HTTP nor STUN");
+            }
+            Err(e) => tracing::debug!(%peer, "no first bytes on a TLS connection: {e}"),
+        }
+    }
+}
+
+impl Connections {
+    async fn serve_turn<S>(&self, stream: S, peer: SocketAddr, local: SocketAddr, read: Vec<u8>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        match &self.turn {
+            Some(turn) => turn.serve(stream, peer, local, read).await,
+            None => tracing::debug!("TURN over TLS refused: turn.enabled is off"),
+        }
     }
 }

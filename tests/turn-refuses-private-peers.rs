@@ -34,6 +34,9 @@ async fn start() -> Server {
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.media.port = 0;
     config.media.addresses = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    // With peer to peer (on by default) public peers are allowed; this test
+    // is about a server that reaches nothing but its SFU.
+    config.rooms.p2p = false;
     Server::start(config).await.unwrap()
 }
 

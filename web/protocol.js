@@ -15,7 +15,7 @@
 // browser, and the server connection stays up, silent, for the way back.
 
 import { DirectLink } from './p2p.js';
-import { preferCodec, encodingFor } from './rtc.js';
+import { preferCodec, encodingFor, setSending } from './rtc.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -32,7 +32,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
     videoMaxHeight: 720,
     videoMaxFramerate: 30,
     screenMaxFramerate: 5,
-    /** docs/config.md `rooms.chat_max_chars`; the server does not send it. */
+    /** docs/config.md `rooms.chat_max_chars`, until `joined.settings` says. */
     chatMaxChars: 2000,
 });
 
@@ -268,6 +268,8 @@ export class Conference extends EventTarget {
         this.link = null;
         /** Our media goes over `link` (not to the server). */
         this.direct = false;
+        /** Serialises changes to what our senders send. */
+        this.routing = Promise.resolve();
         /** Perfect negotiation: an offer of ours is being made. */
         this.makingOffer = false;
         /** Serialises handling of signaling messages that touch the pc. */
@@ -717,7 +719,16 @@ export class Conference extends EventTarget {
      * connection while it carries our media, the server otherwise.
      * @private
      */
-    async routeSenders() {
+    routeSenders() {
+        // One after the other: Firefox loses an encoding change made while a
+        // replaceTrack on the same sender is still pending.
+        const run = this.routing.then(() => this.applyRoute());
+        this.routing = run.catch(() => {});
+        return run;
+    }
+
+    /** @private */
+    async applyRoute() {
         const audio = this.audio ? this.audioTrack : null;
         const video = this.video ? this.videoTrack : null;
         const screen = this.screenTrack;
@@ -725,7 +736,12 @@ export class Conference extends EventTarget {
         /** @type {Promise<void>[]} */
         const steps = [];
         const put = (/** @type {RTCRtpTransceiver|null} */ t, /** @type {MediaStreamTrack|null} */ track) => {
-            if (t && !isStopped(t) && t.sender.track !== track) steps.push(t.sender.replaceTrack(track));
+            if (!t || isStopped(t)) return;
+            steps.push((async () => {
+                if (t.sender.track !== track) await t.sender.replaceTrack(track);
+                // Quiet while the media goes browser to browser.
+                await setSending(t.sender, toServer);
+            })());
         };
         put(this.audioTransceiver, toServer ? audio : null);
         put(this.videoTransceiver, toServer ? video : null);

@@ -40,3 +40,23 @@ export function encodingFor(source, settings) {
     if (source === 'camera') return { maxFramerate: settings.videoMaxFramerate };
     return {};
 }
+
+/**
+ * Switches a sender's encodings on or off. A sender without a track sends
+ * nothing in Chromium, but Firefox keeps sending a small frame a second;
+ * an inactive encoding sends nothing anywhere. No renegotiation.
+ * @param {RTCRtpSender} sender
+ * @param {boolean} active
+ */
+export async function setSending(sender, active) {
+    try {
+        const params = sender.getParameters();
+        if (!params.encodings || params.encodings.length === 0) return;
+        if (params.encodings.every((e) => (e.active ?? true) === active)) return;
+        params.encodings = params.encodings.map((e) => ({ ...e, active }));
+        await sender.setParameters(params);
+    } catch {
+        // Before the first negotiation there is nothing to switch; the
+        // null track keeps it quiet in the engines that matter most.
+    }
+}

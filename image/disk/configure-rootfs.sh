@@ -17,7 +17,7 @@ HOSTS
 
 cat > "$root/etc/fstab" <<FSTAB
 # The appliance's partitions, by GPT partition UUID.
-PARTUUID=$rootpart	/		ext4	errors=remount-ro	0 1
+PARTUUID=$rootpart	/		ext4	errors=remount-ro,x-systemd.growfs	0 1
 PARTUUID=$esp	/boot/efi	vfat	umask=0077,nofail	0 2
 # The FUNKRAUM partition: settings for the first boot (funkraum-import-config).
 PARTUUID=$cfg	/boot/funkraum	vfat	ro,umask=0077,nofail,x-systemd.device-timeout=60s	0 0

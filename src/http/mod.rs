@@ -3,11 +3,18 @@
 
 mod assets;
 mod headers;
+mod metrics;
+mod https;
 pub mod privacy_page;
+mod redirect;
+
+pub use https::{STRICT_TRANSPORT_SECURITY, serve_connection, with_hsts};
+pub use redirect::redirect_router;
 
 use crate::privacy::PeerAddr;
 use crate::sfu::SfuStats;
 use crate::signaling::{self, Hub};
+use crate::tls::CertStore;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -24,12 +31,17 @@ pub struct HttpState {
     pub stats: Arc<SfuStats>,
     /// What /privacy states about this instance.
     pub privacy: PrivacyFacts,
+    /// What the logging gate withheld, for /metrics.
+    pub log_counters: Arc<crate::privacy::logging::LogCounters>,
+    /// The certificate in service; `None` while TLS is off.
+    pub tls: Option<Arc<CertStore>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/privacy", get(privacy))
         .route("/ws", get(websocket))
         .route("/assets/{*path}", get(asset))
@@ -105,6 +117,10 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "rooms": rooms,
         "participants": participants,
+        "tls": match &state.tls {
+            Some(store) => serde_json::to_value(store.status()).unwrap_or_default(),
+            None => serde_json::json!({ "mode": "off" }),
+        },
     });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }

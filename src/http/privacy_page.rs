@@ -433,7 +433,13 @@ pub fn render(facts: &PrivacyFacts, lang: Lang) -> String {
             "Keine Aufzeichnungen von Ton oder Bild.",
             "No recordings of audio or video.",
         ),
-        c = t("Kein Chatverlauf.", "No chat history."),
+        c = t(
+            "Kein Chat-Archiv: Ein Raum behält seine letzten Chatnachrichten nur im \
+             Arbeitsspeicher, damit später Hinzukommende sie lesen können; sie \
+             verschwinden mit dem Raum.",
+            "No chat archive: a room keeps its latest chat messages in memory only, \
+             so that people who join later can read them; they are gone with the room.",
+        ),
         d = t(
             "Keine Cookies, keine Analyse, kein Tracking.",
             "No cookies, no analytics, no tracking.",

@@ -45,7 +45,7 @@ pub fn init(
     error_log: Arc<ErrorLog>,
     inputs: GateInputs,
 ) -> Result<Arc<LogCounters>, String> {
-    let counters = Arc::new(LogCounters::default());
+    let counters = inputs.counters.clone();
     let filter = level_filter(config);
     let use_journald = match config.output {
         LogOutput::Journald => true,
@@ -316,7 +316,7 @@ mod tests {
         let inputs = GateInputs::default();
         inputs.own.add("127.0.0.1".parse().unwrap());
         inputs.watchlist.add("secret-room-name");
-        let counters = Arc::new(LogCounters::default());
+        let counters = inputs.counters.clone();
         let error_log = Arc::new(ErrorLog::new(None, Duration::from_secs(3600)).unwrap());
         let gate = PrivacyGate::new(
             captured.clone().and_then(ErrorLogLayer {

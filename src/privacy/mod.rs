@@ -28,6 +28,8 @@ pub use watchlist::PersonalWatchlist;
 pub struct GateInputs {
     pub own: OwnAddresses,
     pub watchlist: PersonalWatchlist,
+    /// What the gate did, for /metrics.
+    pub counters: std::sync::Arc<logging::LogCounters>,
 }
 
 pub use personal::{ChatText, Nickname, PeerAddr, RoomName, Sdp};

@@ -1241,6 +1241,262 @@ mod tests {
     }
 
     #[test]
+    fn the_loudest_is_announced_to_the_room_on_change_only() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let speaking = |core: &mut SfuCore, level: i8| {
+            for _ in 0..15 {
+                core.participants
+                    .get_mut(&one)
+                    .unwrap()
+                    .speech
+                    .record(level);
+            }
+            core.choose_speakers();
+        };
+        // A few intervals of speech: announced once, to both.
+        for _ in 0..4 {
+            speaking(&mut core, -25);
+        }
+        for r in &mut rx {
+            let mut events = Vec::new();
+            while let Ok(e) = r.try_recv() {
+                events.push(e);
+            }
+            assert_eq!(
+                events,
+                vec![SfuEvent::ActiveSpeaker {
+                    participant: Some(one)
+                }]
+            );
+        }
+        // Silence: `None`, once.
+        for _ in 0..6 {
+            speaking(&mut core, -127);
+        }
+        let mut events = Vec::new();
+        while let Ok(e) = rx[1].try_recv() {
+            events.push(e);
+        }
+        assert_eq!(events, vec![SfuEvent::ActiveSpeaker { participant: None }]);
+    }
+
+    #[test]
+    fn holds_and_sources_are_kept_per_participant() {
+        let (mut core, _rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let hold = Hold {
+            audio: true,
+            all: false,
+        };
+        let now = Instant::now();
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: one,
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].hold, hold);
+        // A hold for someone the SFU does not know changes nothing.
+        core.handle_command(
+            now,
+            Command::Hold {
+                participant: ParticipantId::from_u64(9),
+                hold,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants.len(), 2);
+        // Sources are bounded, and kept even when the offer is refused.
+        let sources = (0..100).map(|i| (i.to_string(), Source::Screen)).collect();
+        core.handle_command(
+            now,
+            Command::Offer {
+                participant: one,
+                sdp: crate::privacy::Sdp::from_validated("garbage".into()),
+                sources,
+            },
+            &mut NoNetwork,
+        );
+        assert_eq!(core.participants[&one].sources.len(), MAX_SOURCES);
+    }
+
+    #[test]
+    fn the_speaker_timer_runs_only_while_someone_is_here() {
+        let (mut core, _rx) = core_with(&[1]);
+        assert!(core.next_speaker_tick.is_some());
+        assert!(core.next_timeout().is_some());
+        core.handle_command(
+            Instant::now(),
+            Command::Leave {
+                participant: ParticipantId::from_u64(1),
+            },
+            &mut NoNetwork,
+        );
+        assert!(core.next_speaker_tick.is_none());
+        assert!(core.speakers.is_empty());
+    }
+
+    /// Datagrams the core sent, for a test peer to read.
+    #[derive(Default)]
+    struct Captured(Vec<(SocketAddr, SocketAddr, Vec<u8>)>);
+    impl Network for Captured {
+        fn send(&mut self, source: SocketAddr, destination: SocketAddr, payload: &[u8]) {
+            self.0.push((source, destination, payload.to_vec()));
+        }
+    }
+
+    /// A client made with str0m itself, talking to the core over a
+    /// simulated network with simulated time.
+    struct StrClient {
+        rtc: Rtc,
+        addr: SocketAddr,
+        now: Instant,
+    }
+
+    impl StrClient {
+        fn new(now: Instant) -> Self {
+            let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+            let mut rtc = Rtc::builder()
+                .set_rtp_mode(true)
+                .clear_codecs()
+                .enable_opus(true, false)
+                .enable_vp8(true)
+                .build(now);
+            rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+            StrClient { rtc, addr, now }
+        }
+
+        /// Offers own send-only m-lines (`change` makes them and names
+        /// their sources) and applies the core's answer.
+        fn offer(
+            &mut self,
+            core: &mut SfuCore,
+            rx: &mut mpsc::Receiver<SfuEvent>,
+            pid: ParticipantId,
+            change: impl FnOnce(&mut str0m::change::SdpApi) -> Vec<(String, Source)>,
+        ) {
+            let mut api = self.rtc.sdp_api();
+            let sources = change(&mut api);
+            let (offer, pending) = api.apply().expect("a change to offer");
+            core.handle_command(
+                self.now,
+                Command::Offer {
+                    participant: pid,
+                    sdp: crate::privacy::Sdp::from_validated(offer.to_sdp_string()),
+                    sources,
+                },
+                &mut NoNetwork,
+            );
+            let answer = loop {
+                match rx.try_recv() {
+                    Ok(SfuEvent::Answer { sdp }) => break sdp,
+                    Ok(_) => continue,
+                    Err(e) => panic!("an answer expected: {e}"),
+                }
+            };
+            let answer = SdpAnswer::from_sdp_string(&answer).unwrap();
+            self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        }
+
+        /// Lets ICE, DTLS and the SDP's consequences play out for `ms`.
+        fn run(&mut self, core: &mut SfuCore, ms: u64) {
+            for _ in 0..ms / 5 {
+                self.now += Duration::from_millis(5);
+                let _ = self.rtc.handle_input(Input::Timeout(self.now));
+                let mut to_core = Vec::new();
+                while let Ok(out) = self.rtc.poll_output() {
+                    match out {
+                        Output::Timeout(_) => break,
+                        Output::Transmit(t) => {
+                            to_core.push((t.source, t.destination, t.contents.to_vec()))
+                        }
+                        Output::Event(_) => {}
+                    }
+                }
+                let mut net = Captured::default();
+                for (source, destination, data) in to_core {
+                    core.handle_datagram(self.now, destination, source, &data, &mut net);
+                }
+                core.handle_timeout(self.now, &mut net);
+                for (source, destination, data) in net.0 {
+                    if destination == self.addr
+                        && let Ok(r) = Receive::new(Protocol::Udp, source, destination, &data)
+                    {
+                        let _ = self.rtc.handle_input(Input::Receive(self.now, r));
+                    }
+                }
+            }
+        }
+    }
+
+    fn offered_to(core: &SfuCore, subscriber: u64) -> Vec<(TrackKind, Source)> {
+        let mut t: Vec<_> = core.participants[&ParticipantId::from_u64(subscriber)]
+            .tracks_out
+            .iter()
+            .filter(|t| !matches!(t.state, TrackOutState::ToStop(_)))
+            .map(|t| (t.kind, t.source))
+            .collect();
+        t.sort_by_key(|&(k, s)| (k.as_str(), s.as_str()));
+        t
+    }
+
+    #[test]
+    fn sources_label_tracks_and_a_rejected_m_line_unpublishes() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        let mut client = StrClient::new(Instant::now());
+        let mut screen = None;
+        client.offer(&mut core, &mut rx[0], one, |api| {
+            let mut add = |kind| api.add_media(kind, Direction::SendOnly, None, None, None);
+            let _mic = add(MediaKind::Audio);
+            let camera = add(MediaKind::Video);
+            let scr = add(MediaKind::Video);
+            let odd = add(MediaKind::Audio);
+            screen = Some(scr);
+            vec![
+                (camera.to_string(), Source::Camera),
+                (scr.to_string(), Source::Screen),
+                // Audio is always the microphone, whatever it is called.
+                (odd.to_string(), Source::Screen),
+            ]
+        });
+        let screen = screen.unwrap();
+        client.run(&mut core, 1000);
+        assert_eq!(
+            offered_to(&core, 2),
+            vec![
+                (TrackKind::Audio, Source::Microphone),
+                (TrackKind::Audio, Source::Microphone),
+                (TrackKind::Video, Source::Camera),
+                (TrackKind::Video, Source::Screen),
+            ]
+        );
+        // The client stops the screen: port 0 in its next offer.
+        client.offer(&mut core, &mut rx[0], one, |api| {
+            api.stop_media(screen);
+            vec![]
+        });
+        client.run(&mut core, 100);
+        assert_eq!(
+            offered_to(&core, 2),
+            vec![
+                (TrackKind::Audio, Source::Microphone),
+                (TrackKind::Audio, Source::Microphone),
+                (TrackKind::Video, Source::Camera),
+            ]
+        );
+        assert!(
+            !core.participants[&one]
+                .tracks_in
+                .iter()
+                .any(|t| t.mid == screen)
+        );
+    }
+
+    #[test]
     fn unknown_datagrams_are_dropped() {
         let (mut core, _rx) = core_with(&[1]);
         let local = "127.0.0.1:10000".parse().unwrap();

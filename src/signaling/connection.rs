@@ -470,6 +470,7 @@ impl Connection {
                 video_max_height: rooms.video_max_height,
                 video_max_framerate: rooms.video_max_framerate,
                 screen_max_framerate: rooms.screen_max_framerate,
+                chat_max_chars: rooms.chat_max_chars,
             },
         };
         if let Next::End(e) = self.send(&reply).await {

@@ -342,6 +342,7 @@ pub struct SettingsView {
     pub video_max_height: u32,
     pub video_max_framerate: u32,
     pub screen_max_framerate: u32,
+    pub chat_max_chars: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -637,6 +638,7 @@ mod tests {
             video_max_height: 720,
             video_max_framerate: 30,
             screen_max_framerate: 5,
+            chat_max_chars: 2000,
         }
     }
 
@@ -706,7 +708,7 @@ mod tests {
             r#""locked":false"#,
             r#""mode":"sfu""#,
             r#""chat":[]"#,
-            r#""settings":{"startMuted":false,"videoMaxHeight":720,"videoMaxFramerate":30,"screenMaxFramerate":5}"#,
+            r#""settings":{"startMuted":false,"videoMaxHeight":720,"videoMaxFramerate":30,"screenMaxFramerate":5,"chatMaxChars":2000}"#,
         ] {
             assert!(j.contains(field), "{field} in {j}");
         }

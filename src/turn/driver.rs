@@ -154,6 +154,27 @@ pub struct TurnService {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Serves TURN over byte streams accepted elsewhere (TLS on 443); cheap to
+/// clone.
+#[derive(Clone)]
+pub struct StreamServer(Arc<Shared>);
+
+impl StreamServer {
+    /// As [`TurnService::serve_stream`].
+    pub fn serve<S>(
+        &self,
+        stream: S,
+        client: SocketAddr,
+        local: SocketAddr,
+        already_read: Vec<u8>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        serve_stream(self.0.clone(), stream, client, local, already_read)
+    }
+}
+
 /// Binds UDP and TCP and starts serving.
 pub async fn start(settings: Settings) -> io::Result<TurnService> {
     let udp = Arc::new(UdpSocket::bind(settings.listen).await.map_err(|e| {
@@ -248,6 +269,12 @@ impl TurnService {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         serve_stream(self.shared.clone(), stream, client, local, already_read)
+    }
+
+    /// A handle for the HTTPS listener, which hands it the TLS connections
+    /// that speak STUN (TURN over TLS on 443).
+    pub fn stream_server(&self) -> StreamServer {
+        StreamServer(self.shared.clone())
     }
 
     /// Stops every task and closes every socket.

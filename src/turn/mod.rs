@@ -20,7 +20,7 @@ pub mod policy;
 
 pub use self::core::{Limits, TurnStats};
 pub use credentials::Credential;
-pub use driver::{TurnService, host_addresses, start};
+pub use driver::{StreamServer, TurnService, host_addresses, start};
 
 use crate::ids::ParticipantId;
 use credentials::CredentialStore;

@@ -8,13 +8,18 @@
 # RAM, and a port outside the ruleset stays closed. Prints the time from
 # starting qemu to the first healthy answer.
 #
-#   tests/appliance/disk-image-boots-and-serves.sh IMAGE.raw
+#   tests/appliance/disk-image-boots-and-serves.sh IMAGE.raw [FUNKRAUM.deb]
 #
-# Works on a copy of the image. qemu runs with user-mode networking and
+# With a .deb, it is installed over the running appliance as an upgrade
+# would be: the service comes back with the admin's configuration kept.
+#
+# Plain HTTP on port 80 for now; self-signed HTTPS on 443 once the TLS
+# listener is on main. Works on a copy of the image. qemu runs with user-mode networking and
 # restrict=on: the guest reaches nothing but the forwarded 127.0.0.1 ports.
 # Every wait is bounded; qemu is stopped on exit. TCG here: ~1-2 min.
 set -eu
 image=$(realpath "$1")
+deb=${2:+$(realpath "$2")}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
 failed=0
@@ -27,7 +32,8 @@ cleanup() {
     [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/boot-test-serial.log" 2>/dev/null || true
     if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
         kill "$qemu_pid" 2>/dev/null || true
-        sleep 1
+        i=0
+        while kill -0 "$qemu_pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
         kill -9 "$qemu_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
@@ -47,22 +53,19 @@ check() { # description command...
     fi
 }
 
-qemu=$("$repo/image/qemu.sh")
-ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
-cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
-
 # The test's own copy, with its config and key on the FUNKRAUM partition.
 cp --sparse=always "$image" "$work/disk.raw"
-cfg_start=$(sfdisk -d "$work/disk.raw" | sed -n 's/.*start= *\([0-9]*\),.*name="funkraum-config".*/\1/p')
-[ -n "$cfg_start" ] || { echo "no funkraum-config partition in $image" >&2; exit 1; }
-fat="$work/disk.raw@@$((cfg_start * 512))"
+# As if written to a disk 1 GiB larger: the root file system must grow.
+image_mib=$(( $(stat -c %s "$image") / 1048576 ))
+truncate -s +1G "$work/disk.raw"
+partition="$repo/image/funkraum-partition.sh $work/disk.raw"
 ssh-keygen -q -t ed25519 -N '' -C funkraum-boot-test -f "$work/key"
-mcopy -o -i "$fat" "$work/key.pub" ::/authorized_keys
-mcopy -i "$fat" ::/funkraum.toml "$work/funkraum.toml"
+$partition put "$work/key.pub" authorized_keys
+$partition get funkraum.toml "$work/funkraum.toml"
 # What an admin does before the first boot: fill in the operator.
 sed -i 's/^name = ""$/name = "Freifunk Boot Test e. V."/' "$work/funkraum.toml"
 grep -q 'Boot Test' "$work/funkraum.toml"
-mcopy -o -i "$fat" "$work/funkraum.toml" ::/funkraum.toml
+$partition put "$work/funkraum.toml" funkraum.toml
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -78,14 +81,9 @@ ssh_vm() {
 
 accel=${QEMU_ACCEL:-tcg}
 started=$(date +%s)
-timeout "$((boot_limit + 300))" "$qemu" \
-    -machine q35,accel="$accel" -cpu max -smp 2 -m 1024 -nodefaults -display none \
-    -drive if=pflash,format=raw,readonly=on,file="$ovmf_code" \
-    -drive if=pflash,format=raw,file="$work/vars.fd" \
-    -drive file="$work/disk.raw",format=raw,if=virtio \
-    -netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=tcp:127.0.0.1:$closed_port-:2222,hostfwd=tcp:127.0.0.1:$turn_port-:3478,hostfwd=udp:127.0.0.1:$turn_port-:3478" \
-    -device virtio-net-pci,netdev=net0,romfile= \
-    -serial file:"$work/serial.log" &
+TIMEOUT=$((boot_limit + 600)) "$repo/image/boot-vm.sh" "$work/disk.raw" "$work/serial.log" \
+    "tcp:127.0.0.1:$http_port-:80" "tcp:127.0.0.1:$ssh_port-:22" \
+    "tcp:127.0.0.1:$closed_port-:2222" "tcp:127.0.0.1:$turn_port-:3478" &
 qemu_pid=$!
 
 healthy=""
@@ -112,7 +110,21 @@ check "/privacy names the operator set on the FUNKRAUM partition" \
 # sshd makes its host keys at the first start (slow under TCG): wait.
 i=0
 until ssh_vm true 2>/dev/null || [ $i -ge 90 ]; do sleep 2; i=$((i + 2)); done
-check "TURN answers STUN on 3478/udp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' udp 127.0.0.1 $turn_port)\" = answered ]"
+# TURN over UDP is asked from inside the VM, on its network address: with
+# restrict=on, slirp drops every UDP datagram the guest sends to the host,
+# replies to forwarded ports included. (The firewall's UDP rules are shown
+# by firewall-opens-only-funkraum-ports.sh.)
+turn_udp_answers() {
+    ssh_vm 'bash -s' <<'GUEST'
+ip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+exec 3<>"/dev/udp/$ip/3478"
+# Allocate (REQUESTED-TRANSPORT UDP) without credentials: a 401 comes back.
+printf '\000\003\000\010\041\022\244\102funkraumtest\000\031\000\004\021\000\000\000' >&3
+reply=$(timeout 5 head -c 20 <&3 | od -An -tx1 | tr -d ' \n')
+echo "reply from $ip: $reply"
+case $reply in 0113*2112a442*) exit 0 ;; *) exit 1 ;; esac
+GUEST
+}
 check "TURN answers STUN on 3478/tcp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' tcp 127.0.0.1 $turn_port)\" = answered ]"
 
 check "SSH logs in with the key put on the FUNKRAUM partition" ssh_vm true
@@ -133,11 +145,18 @@ check "seccomp filter and no_new_privs are on" sh -c "[ '$(field Seccomp)/$(fiel
 check "memory is locked against swap (VmLck $(field VmLck))" sh -c "[ -n '$(field VmLck)' ] && [ '$(field VmLck)' != '0 kB' ]"
 score=$(ssh_vm 'systemd-analyze security funkraum.service 2>/dev/null' | sed -n 's/.*exposure level for funkraum.service: \([0-9.]*\).*/\1/p')
 echo "        exposure on the running appliance (systemd-analyze security): $score"
+root_grown() {
+    root_mib=$(ssh_vm 'df -B1M --output=size / | tail -n 1' | tr -d ' ')
+    echo "root file system: $root_mib MiB on a disk of $((image_mib + 1024)) MiB"
+    [ "$root_mib" -gt "$image_mib" ]
+}
+check "the root file system grew to fill the larger disk" root_grown
 check "the journal is in RAM only" ssh_vm '[ -d /run/log/journal ] && [ -z "$(ls -A /var/log/journal 2>/dev/null)" ]'
 errors_log_found() {
     ssh_vm 'funkraum errors --config /etc/funkraum/funkraum.toml' | grep -q ' /run/funkraum/errors.log'
 }
 check "funkraum errors finds the error log in /run/funkraum" errors_log_found
+check "TURN answers on 3478/udp" turn_udp_answers
 check "the nftables ruleset is loaded" ssh_vm 'nft list table inet funkraum >/dev/null'
 
 # A listener on 2222 (not in the ruleset): reachable inside the VM, its
@@ -150,6 +169,54 @@ check "port 22 (in the ruleset) answers through the forwarded port" sh -c "banne
 check "port 2222 (not in the ruleset) stays closed from outside" sh -c "[ -z \"\$(python3 -c 'import socket;s=socket.create_connection((\"127.0.0.1\",$closed_port),5);s.settimeout(8)
 try: print(s.recv(64).decode())
 except OSError: print(\"\")' | tr -d '[:space:]')\" ]"
+
+upgraded_in_place() {
+    before=$(ssh_vm 'systemctl show -p MainPID --value funkraum.service')
+    scp -q -i "$work/key" -P "$ssh_port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null "$deb" root@127.0.0.1:/tmp/funkraum.deb
+    ssh_vm 'DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /tmp/funkraum.deb'
+    after=$(ssh_vm 'systemctl show -p MainPID --value funkraum.service')
+    echo "MainPID $before -> $after"
+    [ "$after" != "$before" ] && [ "$after" != 0 ]
+    i=0
+    until curl -fsS --max-time 3 "http://127.0.0.1:$http_port/privacy" -H 'Accept-Language: en' \
+        | grep -q 'Freifunk Boot Test e. V.'; do
+        i=$((i + 1))
+        [ $i -lt 30 ] || return 1
+        sleep 1
+    done
+}
+if [ -n "$deb" ]; then
+    check "an upgrade with the .deb restarts the service and keeps the configuration" upgraded_in_place
+fi
+
+# A hung daemon stops feeding the watchdog: systemd kills it and starts a
+# new one. SIGSTOP freezes it whole; after WatchdogSec (30 s) systemd sends
+# SIGABRT, which a stopped process only meets with SIGKILL after
+# TimeoutAbortSec (= TimeoutStopSec, 15 s); RestartSec 2 s.
+restarted_after_hang() {
+    old_pid=$(ssh_vm 'systemctl show -p MainPID --value funkraum.service')
+    ssh_vm "kill -STOP $old_pid"
+    hung=$(date +%s)
+    while [ $(( $(date +%s) - hung )) -lt 120 ]; do
+        sleep 3
+        state=$(ssh_vm 'systemctl show -p MainPID -p ActiveState -p NRestarts funkraum.service' | tr '\n' ' ')
+        case "$state" in
+        *ActiveState=active*)
+            new_pid=$(echo "$state" | sed -n 's/.*MainPID=\([0-9]*\).*/\1/p')
+            if [ -n "$new_pid" ] && [ "$new_pid" != 0 ] && [ "$new_pid" != "$old_pid" ]; then
+                echo "restarted $(( $(date +%s) - hung )) s after the hang: $state"
+                ssh_vm 'journalctl -u funkraum.service -o cat' | grep -i 'watchdog timeout'
+                curl -fsS --max-time 5 "http://127.0.0.1:$http_port/healthz"
+                return
+            fi
+            ;;
+        esac
+    done
+    echo "no restart within 120 s: $state"
+    return 1
+}
+check "a hung daemon is restarted by the watchdog" restarted_after_hang
 
 ssh_vm 'systemctl poweroff' >/dev/null 2>&1 || true
 i=0

@@ -2,7 +2,8 @@
 // exactly those characters and run nothing; a message that arrives while
 // the chat is closed raises the unread badge; line breaks survive; a text
 // the server refuses says why and is given back for editing; someone who
-// joins later reads the history.
+// joins later reads the history. The server's length limit is enforced
+// in the field once the server has named it.
 
 import { scenario, assert, waitFor } from './common/harness.mjs';
 import { openPage, prepareJoin, clickJoin } from './common/ui.mjs';
@@ -54,7 +55,8 @@ async function trap(page, dialogs) {
 }
 
 scenario('chat between two pages is text only', { timeoutMs: 150_000 }, async (ctx) => {
-    const server = await ctx.server();
+    const MAX_CHARS = 40;
+    const server = await ctx.server({ config: `[rooms]\nchat_max_chars = ${MAX_CHARS}\n` });
     const chromium = await ctx.chromium();
     const room = `chat-${Date.now().toString(36)}`;
     /** @type {string[]} */
@@ -117,8 +119,19 @@ scenario('chat between two pages is text only', { timeoutMs: 150_000 }, async (c
     })), { until: (r) => r.error !== '' });
     ctx.log(`refused: "${refused.error}"`);
     assert(refused.value.includes('rings'), `the refused text was not given back: ${JSON.stringify(refused.value)}`);
-    const maxLength = await viewer.$eval('.panel-chat textarea', (a) => /** @type {HTMLTextAreaElement} */ (a).maxLength);
-    assert(maxLength > 0, `the chat field has no length limit (${maxLength})`);
+    // A text longer than the server's limit (the client learns the limit
+    // from the refusal): the field then holds no more than that.
+    await viewer.evaluate(() => {
+        const area = /** @type {HTMLTextAreaElement} */ (document.querySelector('.panel-chat textarea'));
+        area.value = 'x'.repeat(50);
+    });
+    await viewer.click('.panel-chat button[type="submit"]');
+    const tooLong = await waitFor('the length refusal', () => viewer.evaluate(() => ({
+        error: document.querySelector('.panel-chat .chat-error')?.textContent ?? '',
+        maxLength: /** @type {HTMLTextAreaElement} */ (document.querySelector('.panel-chat textarea')).maxLength,
+    })), { until: (r) => /40/.test(r.error) });
+    ctx.log(`too long: "${tooLong.error}", the field now takes at most ${tooLong.maxLength}`);
+    assert(tooLong.maxLength === MAX_CHARS, `the field's limit is ${tooLong.maxLength}, not the server's ${MAX_CHARS}`);
 
     // Someone who comes later reads the history.
     const late = await openPage(chromium, ctx, 'late');

@@ -115,9 +115,14 @@ scenario('a German browser gets German and the switch changes it', { timeoutMs: 
 
     let navigations = 0;
     page.on('framenavigated', () => { navigations += 1; });
+    // A message half written survives the switch.
+    await page.click('.controls .control-chat');
+    await page.type('.panel-chat textarea', 'Moment, ich');
     await page.click('.room .language-switch [data-lang="en"]');
     s = await waitFor('the room in English', () => shown(page), { until: (x) => x.lang === 'en' });
     assert(s.text.includes('Leave') && s.text.includes('Grete (you)'), `the room did not switch:\n${s.text}`);
+    const draft = await page.$eval('.panel-chat:not([hidden]) textarea', (a) => /** @type {HTMLTextAreaElement} */ (a).value);
+    assert(draft === 'Moment, ich', `the chat panel or its draft was lost in the switch: ${JSON.stringify(draft)}`);
     const link = await page.$eval('.room a.privacy-link', (a) => ({ href: a.getAttribute('href'), target: a.getAttribute('target'), rel: a.getAttribute('rel') }));
     assert(link.href === '/privacy?lang=en' && link.target === '_blank' && /noopener/.test(link.rel ?? ''),
         `the room's privacy link: ${JSON.stringify(link)}`);

@@ -27,6 +27,11 @@ scenario('phone portrait: the room fits the screen', { timeoutMs: 120_000 }, asy
     await phone.waitForSelector('.landing');
     await assertFitsWidth(phone, 'the landing page');
     await phone.screenshot({ path: ctx.artifact('phone-landing.png') });
+    // A new meeting's pre-join page, with both links to share.
+    await phone.click('.landing .new-meeting');
+    await phone.waitForSelector('.prejoin .share-links');
+    await assertFitsWidth(phone, 'the pre-join page of a new meeting');
+    await phone.screenshot({ path: ctx.artifact('phone-new-meeting.png'), fullPage: true });
 
     await prepareJoin(phone, server.url, room, 'A rather long nickname, 32 chars');
     await assertFitsWidth(phone, 'the pre-join page');

@@ -38,10 +38,10 @@ impl FakeJournald {
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 1 << 20];
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Some(payload) = receive(&socket, &mut buf) {
-                    if !payload.is_empty() {
-                        sink.lock().unwrap().push(parse(&payload));
-                    }
+                if let Some(payload) = receive(&socket, &mut buf)
+                    && !payload.is_empty()
+                {
+                    sink.lock().unwrap().push(parse(&payload));
                 }
             }
         });

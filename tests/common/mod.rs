@@ -13,6 +13,8 @@
 //! dead code.
 #![allow(dead_code, unused_imports)]
 
+pub mod canary;
+pub mod captured_logs;
 pub mod client;
 pub mod daemon;
 pub mod http;
@@ -20,9 +22,11 @@ pub mod journal;
 pub mod keyframes;
 pub mod media;
 pub mod p2p;
+pub mod pebble;
 pub mod sdp;
 pub mod server;
 pub mod socket;
+pub mod tls;
 pub mod turn_client;
 pub mod turn_tcp_proxy;
 

@@ -140,6 +140,8 @@ const de = {
     lockPasswordLabel: 'Raum mit einem Passwort abschließen',
     lockPasswordProblem: 'Ein Passwort hat 1 bis 64 Zeichen.',
     roomIsLocked: 'Der Raum ist abgeschlossen: Eintreten geht nur mit Passwort.',
+    directBadge: 'Direkt',
+    directExplained: 'Dein Browser ist direkt mit dem der anderen Person verbunden (Peer-to-Peer); ihr seht gegenseitig eure IP-Adressen.',
     roomLockedBadge: 'Abgeschlossen',
     lockedBy: (/** @type {string} */ name) => `${name} hat den Raum abgeschlossen.`,
     unlockedBy: (/** @type {string} */ name) => `${name} hat den Raum aufgeschlossen.`,

@@ -139,6 +139,8 @@ const en = {
     lockPasswordLabel: 'Lock the room with a password',
     lockPasswordProblem: 'A password has 1 to 64 characters.',
     roomIsLocked: 'The room is locked: joining needs the password.',
+    directBadge: 'Direct',
+    directExplained: 'Your browser and the other person\'s are connected directly (peer to peer); each sees the other\'s IP address.',
     roomLockedBadge: 'Locked',
     lockedBy: (/** @type {string} */ name) => `${name} locked the room.`,
     unlockedBy: (/** @type {string} */ name) => `${name} unlocked the room.`,

@@ -31,6 +31,7 @@ import { showDevicePicker } from './devices.js';
  * @property {number} unread        chat messages not seen yet
  * @property {string|null} lastSpeaker  the last remote participant who spoke
  * @property {boolean} startMutedNoticeShown
+ * @property {string} chatDraft     a message being written, kept across a redraw
  */
 
 /** @returns {RoomUi} */
@@ -42,6 +43,7 @@ export function newRoomUi() {
         unread: 0,
         lastSpeaker: null,
         startMutedNoticeShown: false,
+        chatDraft: '',
     };
 }
 
@@ -88,6 +90,9 @@ export function showRoom(app, conference, media) {
     const tiles = h('div', { class: 'tiles', role: 'list', 'aria-label': t.participants });
     const count = h('span', { class: 'count' });
     const lockBadge = h('span', { class: 'lock-badge', hidden: true }, icon('lock'), t.roomLockedBadge);
+    // Peer to peer shows: the two browsers see each other's IP address.
+    const directBadge = h('span', { class: 'direct-badge', hidden: true, title: t.directExplained },
+        t.directBadge, h('span', { class: 'visually-hidden', text: `: ${t.directExplained}` }));
     const announcer = h('div', { class: 'visually-hidden', 'aria-live': 'polite' });
     const status = h('p', { class: 'room-status', role: 'status' });
     const notices = h('div', { class: 'notices', role: 'status', 'aria-live': 'polite' });
@@ -165,8 +170,9 @@ export function showRoom(app, conference, media) {
         name: 'chat',
         rows: '2',
         'aria-describedby': chatCounterId,
-        props: { maxLength: conference.settings.chatMaxChars },
+        props: { maxLength: conference.settings.chatMaxChars, value: ui.chatDraft },
     }));
+    ui.chatDraft = '';
     const chatCounter = h('p', { id: chatCounterId, class: 'hint chat-counter' });
     const chatError = h('p', { class: 'form-error chat-error', role: 'alert' });
     const chatForm = h('form', { class: 'chat-form stack-tight', novalidate: true },
@@ -214,6 +220,7 @@ export function showRoom(app, conference, media) {
             h('h1', { text: t.roomHeading(conference.room) }),
             count,
             lockBadge,
+            directBadge,
             headerLinks),
         h('div', { class: 'room-body' },
             h('main', { class: 'stage' }, featured, tiles, status, soundButton, notices),
@@ -467,13 +474,16 @@ export function showRoom(app, conference, media) {
         }
         const self = id === conference.id;
         const name = self ? t.you(p.nickname) : p.nickname;
+        const spoken = [
+            p.hand ? t.handRaisedState : null,
+            p.audio ? t.micUnmutedState : t.micMutedState,
+            p.video ? t.camOnState : t.camOffState,
+        ].filter(Boolean).join(', ');
         const state = h('span', { class: 'participant-state' },
-            p.hand ? h('span', { class: 'state-hand' }, icon('hand'),
-                h('span', { class: 'visually-hidden', text: t.handRaisedState })) : null,
+            p.hand ? h('span', { class: 'state-hand' }, icon('hand')) : null,
             icon('mic', !p.audio),
-            h('span', { class: 'visually-hidden', text: p.audio ? t.micUnmutedState : t.micMutedState }),
             icon('camera', !p.video),
-            h('span', { class: 'visually-hidden', text: p.video ? t.camOnState : t.camOffState }));
+            h('span', { class: 'visually-hidden', text: spoken }));
         const head = h('div', { class: 'participant-line' },
             h('span', { class: 'participant-name', text: name }),
             p.moderator ? h('span', { class: 'pill moderator-badge', text: t.moderatorBadge }) : null,
@@ -588,8 +598,9 @@ export function showRoom(app, conference, media) {
         const password = /** @type {HTMLInputElement} */ (h('input', {
             id: passwordId,
             name: 'room-password',
-            type: 'text',
-            autocomplete: 'off',
+            // Hidden: a moderator may be sharing the screen while typing it.
+            type: 'password',
+            autocomplete: 'new-password',
             spellcheck: 'false',
             maxlength: '64',
             'aria-describedby': lockErrorId,
@@ -969,6 +980,7 @@ export function showRoom(app, conference, media) {
         }],
         ['mode', () => {
             page.dataset.mode = conference.direct ? 'p2p' : 'sfu';
+            directBadge.hidden = !conference.direct;
         }],
         ['muted', (e) => {
             notify(t.mutedBy(nameOf(e.detail.by)));
@@ -1027,6 +1039,7 @@ export function showRoom(app, conference, media) {
     let moderatorKnown = false;
     page.classList.toggle('is-moderator', conference.moderator);
     page.dataset.mode = conference.direct ? 'p2p' : 'sfu';
+    directBadge.hidden = !conference.direct;
     addTile(conference.id ?? '', false);
     for (const p of conference.participants.values()) addTile(p.id, false);
     for (const shown of conference.media.values()) {
@@ -1059,6 +1072,7 @@ export function showRoom(app, conference, media) {
             page.remove();
         },
         redraw() {
+            ui.chatDraft = chatInput.value;
             this.dispose(true);
             return showRoom(app, conference, media);
         },

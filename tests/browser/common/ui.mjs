@@ -175,12 +175,17 @@ export async function selectedPair(page, which) {
         if (!report) return null;
         /** @type {any} */
         let pair = null;
+        // Chromium names the pair in the transport, Firefox marks it.
         report.forEach((/** @type {any} */ s) => {
             if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
         });
+        report.forEach((/** @type {any} */ s) => {
+            if (!pair && s.type === 'candidate-pair' && s.selected === true) pair = s;
+        });
         if (!pair) {
             report.forEach((/** @type {any} */ s) => {
-                if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+                if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded'
+                    && (!pair || (s.bytesReceived ?? 0) > (pair.bytesReceived ?? 0))) pair = s;
             });
         }
         if (!pair) return null;
@@ -267,4 +272,28 @@ export async function bytesSent(page, which) {
 export async function mediaMode(page) {
     // @ts-ignore the client's test hook
     return page.evaluate(() => window.funkraum.mode());
+}
+
+/**
+ * The candidates of one connection of the page, as `address:port`: its own
+ * (`local`) and those of the other end (`remote`).
+ * @param {import('puppeteer-core').Page} page
+ * @param {'server'|'direct'} which
+ * @returns {Promise<{local: string[], remote: string[]}>}
+ */
+export async function candidates(page, which) {
+    return page.evaluate(async (w) => {
+        // @ts-ignore the client's test hook
+        const hook = window.funkraum;
+        /** @type {RTCStatsReport|null} */
+        const report = w === 'direct' ? await hook.directStats() : await hook.stats();
+        /** @type {{local: string[], remote: string[]}} */
+        const out = { local: [], remote: [] };
+        report?.forEach((/** @type {any} */ s) => {
+            const at = `${s.address ?? s.ip}:${s.port}`;
+            if (s.type === 'local-candidate') out.local.push(at);
+            if (s.type === 'remote-candidate') out.remote.push(at);
+        });
+        return out;
+    }, which);
 }

@@ -1,0 +1,78 @@
+//! `/metrics` in the Prometheus text format: counts only, nothing personal,
+//! and only for clients on this machine (a scraper runs beside the daemon or
+//! reaches it through an SSH tunnel).
+
+use super::HttpState;
+use crate::sfu::SfuStats;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub async fn metrics(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if !peer.ip().to_canonical().is_loopback() {
+        return (StatusCode::NOT_FOUND, "Not found.\n").into_response();
+    }
+    let (rooms, participants) = state.hub.counts();
+    let s: &SfuStats = &state.stats;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP funkraum_{name} {help}");
+        let _ = writeln!(out, "# TYPE funkraum_{name} {kind}");
+        let _ = writeln!(out, "funkraum_{name} {value}");
+    };
+    metric("rooms", "gauge", "Rooms open now.", rooms as u64);
+    metric(
+        "participants",
+        "gauge",
+        "Participants in rooms now.",
+        participants as u64,
+    );
+    metric(
+        "media_sessions",
+        "gauge",
+        "Participants with a media session in the SFU.",
+        SfuStats::get(&s.participants),
+    );
+    metric(
+        "rtp_packets_received_total",
+        "counter",
+        "RTP packets received from publishers.",
+        SfuStats::get(&s.rtp_packets_in),
+    );
+    metric(
+        "rtp_packets_forwarded_total",
+        "counter",
+        "RTP packets forwarded to subscribers.",
+        SfuStats::get(&s.rtp_packets_out),
+    );
+    metric(
+        "media_sessions_failed_total",
+        "counter",
+        "Media sessions the server ended because they failed.",
+        SfuStats::get(&s.participants_failed),
+    );
+    metric(
+        "log_events_withheld_total",
+        "counter",
+        "Log events below ERROR withheld because they named personal data.",
+        state.log_counters.withheld.load(Ordering::Relaxed),
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,60 @@
+//! A renewal that fails (the CA went away) keeps the certificate in service,
+//! logs an error, and retries with backoff; nothing crashes.
+
+mod common;
+
+use common::captured_logs;
+use common::pebble::{Pebble, PebbleOptions, free_port};
+use common::tls::{TempDir, client_with_roots, get, tls_config, wait_until};
+use funkraum::Server;
+use funkraum::config::TlsMode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_renewal_keeps_serving_the_old_certificate() {
+    let logs = captured_logs::capture();
+    let http_port = free_port();
+    let mut options = PebbleOptions::new(http_port, free_port());
+    // Renewal falls due about 8 s after issue.
+    options.validity_secs = Some(12);
+    let mut pebble = Pebble::start(options).await;
+    let state = TempDir::new("acme-failed-renewal");
+    let mut config = tls_config(TlsMode::Acme, state.path(), 0, http_port);
+    config.tls.domains = vec!["localhost".into()];
+    config.tls.acme_directory = pebble.directory_url.clone();
+    config.tls.acme_directory_ca_file = pebble.listener_ca_file.clone();
+    config.tls.acme_retry_secs = 1;
+    config.validate().expect("valid test configuration");
+    let server = Server::start(config).await.expect("server starts");
+    let store = server.certificates.clone().expect("TLS is on");
+    wait_until(60, "a certificate from pebble", || {
+        let store = store.clone();
+        async move { store.trusted() }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\npebble log:\n{}", pebble.log()));
+    let issued = store.current().fingerprint.clone();
+    let client = client_with_roots(pebble.issuing_root_pem().await.as_bytes());
+    pebble.stop();
+
+    wait_until(20, "two failed renewal attempts", || {
+        let client = client.clone();
+        let addr = server.http_addr;
+        async move {
+            let r = get(addr, "localhost", &client, "/healthz").await.unwrap();
+            r.json()["tls"]["acme_failures"].as_u64().unwrap() >= 2
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", logs.text()));
+
+    let r = get(server.http_addr, "localhost", &client, "/healthz")
+        .await
+        .expect("the old certificate is still served and verifies");
+    let health = r.json();
+    assert_eq!(health["tls"]["fingerprint_sha256"], issued.as_str());
+    assert_eq!(health["tls"]["trusted"], true);
+    assert!(r.header("strict-transport-security").is_some());
+    let errors = logs.errors_containing("keeping the certificate in service");
+    assert!(errors.len() >= 2, "{}", logs.text());
+    server.shutdown().await;
+}
