@@ -12,6 +12,8 @@
 //! ```
 //! See docs/performance.md for the method.
 
+#![forbid(unsafe_code)]
+
 #[path = "load/funkraum.rs"]
 mod funkraum;
 #[path = "load/janus.rs"]
