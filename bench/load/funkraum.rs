@@ -111,10 +111,8 @@ impl Signaling for Funkraum {
                 }
             }
             "ping" => env.out.push(json!({"type": "pong"}).to_string()),
-            "error" => {
-                if m["fatal"].as_bool() == Some(true) || m["code"] == "bad-sdp" {
-                    return Err(format!("server error: {}", m["code"]));
-                }
+            "error" if m["fatal"].as_bool() == Some(true) || m["code"] == "bad-sdp" => {
+                return Err(format!("server error: {}", m["code"]));
             }
             _ => {}
         }

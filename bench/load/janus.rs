@@ -193,38 +193,36 @@ impl Janus {
             if data.get("publishers").is_some() {
                 self.add_feeds(env, &data["publishers"]);
             }
-        } else if sender.is_some() && sender == self.sub_handle {
-            if jsep["type"] == "offer" {
-                let sdp = jsep["sdp"].as_str().ok_or("offer without sdp")?;
-                let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("offer: {e}"))?;
-                if self.sub_peer.is_none() {
-                    env.peers
-                        .push(env.factory.peer(env.now).map_err(|e| e.to_string())?);
-                    self.sub_peer = Some(env.peers.len() - 1);
-                }
-                let peer = &mut env.peers[self.sub_peer.unwrap()];
-                let answer = peer
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)
-                    .map_err(|e| format!("accept offer: {e}"))?;
-                let first = !self.sub_joined;
-                self.sub_joined = true;
-                let handle = self.sub_handle.unwrap();
-                let jsep = json!({"type": "answer", "sdp": answer.to_sdp_string()});
-                self.message(
-                    env,
-                    "start",
-                    handle,
-                    json!({"request": "start"}),
-                    Some(jsep),
-                );
-                if first {
-                    self.trickle_done(env, handle);
-                }
-                self.sub_busy = false;
-                self.subscribe_queued(env);
+        } else if sender.is_some() && sender == self.sub_handle && jsep["type"] == "offer" {
+            let sdp = jsep["sdp"].as_str().ok_or("offer without sdp")?;
+            let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| format!("offer: {e}"))?;
+            if self.sub_peer.is_none() {
+                env.peers
+                    .push(env.factory.peer(env.now).map_err(|e| e.to_string())?);
+                self.sub_peer = Some(env.peers.len() - 1);
             }
+            let peer = &mut env.peers[self.sub_peer.unwrap()];
+            let answer = peer
+                .rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| format!("accept offer: {e}"))?;
+            let first = !self.sub_joined;
+            self.sub_joined = true;
+            let handle = self.sub_handle.unwrap();
+            let jsep = json!({"type": "answer", "sdp": answer.to_sdp_string()});
+            self.message(
+                env,
+                "start",
+                handle,
+                json!({"request": "start"}),
+                Some(jsep),
+            );
+            if first {
+                self.trickle_done(env, handle);
+            }
+            self.sub_busy = false;
+            self.subscribe_queued(env);
         }
         Ok(())
     }
