@@ -3,8 +3,8 @@
 
 mod assets;
 mod headers;
-mod metrics;
 mod https;
+mod metrics;
 pub mod privacy_page;
 mod redirect;
 
