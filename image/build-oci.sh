@@ -8,7 +8,9 @@
 # The image runs /usr/bin/funkraum as user funkraum (uid 10001) with
 # image/container.toml as /etc/funkraum/funkraum.toml; /etc/funkraum,
 # /var/lib/funkraum (TLS state) and /run/funkraum (error log: mount a
-# tmpfs) are volumes; a health check fetches /healthz. Needs root.
+# tmpfs) are volumes; HTTPS on 8443 (a self-signed certificate unless the
+# config says otherwise), and a health check fetches /healthz there
+# (curl -k: the certificate may be self-signed). Needs root.
 set -eu
 deb=$(realpath "$1")
 outdir=$(mkdir -p "$2" && realpath "$2")
@@ -81,7 +83,7 @@ umoci config --image "$work/layout:funkraum" \
     --config.entrypoint=/usr/bin/funkraum \
     --config.cmd=--config --config.cmd=/etc/funkraum/funkraum.toml \
     --config.workingdir=/ \
-    --config.exposedports=8080/tcp \
+    --config.exposedports=8443/tcp \
     --config.exposedports=10000/udp \
     --config.exposedports=3478/udp \
     --config.exposedports=3478/tcp \
@@ -97,7 +99,7 @@ umoci config --image "$work/layout:funkraum" \
 # OCI image configs have no health check field; Docker and Podman read
 # Docker's "Healthcheck" from the config, so it is added there.
 python3 "$here/oci-healthcheck.py" "$work/layout" funkraum \
-    curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/healthz
+    curl -fsSk --max-time 5 -o /dev/null https://127.0.0.1:8443/healthz
 umoci gc --layout "$work/layout"
 
 rm -f "$outdir/funkraum-oci.tar"

@@ -3,18 +3,20 @@
 # appliance without anyone touching it: the configuration and SSH key put
 # on its FUNKRAUM partition before the first boot are taken, funkraum
 # serves /healthz, the client page and /privacy (with the operator from
-# that configuration) through a forwarded port, runs as a non-root user
-# inside its sandbox with memory locked, the watchdog fed, the journal in
-# RAM, and a port outside the ruleset stays closed. Prints the time from
-# starting qemu to the first healthy answer.
+# that configuration) over HTTPS with its self-signed certificate (the one
+# whose SHA-256 fingerprint /healthz reports) through a forwarded port 443,
+# port 80 only redirects to HTTPS, TURN answers over UDP, TCP and TLS and
+# on IPv4 and IPv6, the daemon runs as a non-root user inside its sandbox
+# with memory locked, the watchdog fed, the journal in RAM, and a port
+# outside the ruleset stays closed. Prints the time from starting qemu to
+# the first healthy answer.
 #
 #   tests/appliance/disk-image-boots-and-serves.sh IMAGE.raw [FUNKRAUM.deb]
 #
 # With a .deb, it is installed over the running appliance as an upgrade
 # would be: the service comes back with the admin's configuration kept.
 #
-# Plain HTTP on port 80 for now; self-signed HTTPS on 443 once the TLS
-# listener is on main. Works on a copy of the image. qemu runs with user-mode networking and
+# Works on a copy of the image. qemu runs with user-mode networking and
 # restrict=on: the guest reaches nothing but the forwarded 127.0.0.1 ports.
 # Every wait is bounded; qemu is stopped on exit. TCG here: ~1-2 min.
 set -eu
@@ -70,6 +72,7 @@ $partition put "$work/funkraum.toml" funkraum.toml
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+https_port=$(free_port)
 http_port=$(free_port)
 ssh_port=$(free_port)
 closed_port=$(free_port)
@@ -82,14 +85,14 @@ ssh_vm() {
 accel=${QEMU_ACCEL:-tcg}
 started=$(date +%s)
 TIMEOUT=$((boot_limit + 600)) "$repo/image/boot-vm.sh" "$work/disk.raw" "$work/serial.log" \
-    "tcp:127.0.0.1:$http_port-:80" "tcp:127.0.0.1:$ssh_port-:22" \
+    "tcp:127.0.0.1:$https_port-:443" "tcp:127.0.0.1:$http_port-:80" "tcp:127.0.0.1:$ssh_port-:22" \
     "tcp:127.0.0.1:$closed_port-:2222" "tcp:127.0.0.1:$turn_port-:3478" &
 qemu_pid=$!
 
 healthy=""
 while [ $(( $(date +%s) - started )) -lt "$boot_limit" ]; do
     kill -0 "$qemu_pid" 2>/dev/null || break
-    if curl -fsS --max-time 3 "http://127.0.0.1:$http_port/healthz" > "$work/healthz" 2>/dev/null; then
+    if curl -fsSk --max-time 3 "https://127.0.0.1:$https_port/healthz" > "$work/healthz" 2>/dev/null; then
         healthy=$(( $(date +%s) - started ))
         break
     fi
@@ -102,10 +105,28 @@ if [ -z "$healthy" ]; then
     exit 1
 fi
 echo "        boot to healthy: $healthy s (qemu start to the first /healthz answer, accel $accel)"
-check "/healthz says ok" grep -q '"status":"ok"' "$work/healthz"
-check "the client page is served" sh -c "curl -fsS --max-time 10 http://127.0.0.1:$http_port/ | grep -qi '<html'"
+check "/healthz says ok, over HTTPS" grep -q '"status":"ok"' "$work/healthz"
+fingerprint=$(python3 -c "import json; t=json.load(open('$work/healthz'))['tls']; print(t['mode'], t['fingerprint_sha256'])")
+echo "        certificate: $fingerprint"
+served_certificate_is_reported() {
+    served=$(openssl s_client -connect "127.0.0.1:$https_port" </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 | sed 's/^.*=//')
+    echo "served: $served; /healthz: $fingerprint"
+    [ -n "$served" ] && [ "$fingerprint" = "self-signed $served" ]
+}
+check "the served certificate is the self-signed one /healthz reports (SHA-256)" served_certificate_is_reported
+check "the client page is served over HTTPS" sh -c "curl -fsSk --max-time 10 https://127.0.0.1:$https_port/ | grep -qi '<html'"
 check "/privacy names the operator set on the FUNKRAUM partition" \
-    sh -c "curl -fsS --max-time 10 -H 'Accept-Language: en' http://127.0.0.1:$http_port/privacy | grep -q 'Freifunk Boot Test e. V.'"
+    sh -c "curl -fsSk --max-time 10 -H 'Accept-Language: en' https://127.0.0.1:$https_port/privacy | grep -q 'Freifunk Boot Test e. V.'"
+only_redirects() {
+    for path in / /healthz /privacy /some-room; do
+        answer=$(curl -sS --max-time 10 -o "$work/plain" -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port$path")
+        echo "http://…$path: $answer"
+        case $answer in "308 https://127.0.0.1$path") ;; *) return 1 ;; esac
+        if grep -qi -e '<html' -e '"status"' "$work/plain"; then return 1; fi
+    done
+}
+check "port 80 answers only with a redirect to HTTPS (308)" only_redirects
 
 # sshd makes its host keys at the first start (slow under TCG): wait.
 i=0
@@ -113,10 +134,12 @@ until ssh_vm true 2>/dev/null || [ $i -ge 90 ]; do sleep 2; i=$((i + 2)); done
 # TURN over UDP is asked from inside the VM, on its network address: with
 # restrict=on, slirp drops every UDP datagram the guest sends to the host,
 # replies to forwarded ports included. (The firewall's UDP rules are shown
-# by firewall-opens-only-funkraum-ports.sh.)
-turn_udp_answers() {
-    ssh_vm 'bash -s' <<'GUEST'
-ip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+# by firewall-opens-only-funkraum-ports.sh.) IPv6: the global address if
+# the guest has one, else ::1.
+turn_udp_answers() { # -4 or -6
+    ssh_vm "family=$1 bash -s" <<'GUEST'
+ip=$(ip "$family" -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+[ -n "$ip" ] || ip=$( [ "$family" = -6 ] && echo ::1 || echo 127.0.0.1)
 exec 3<>"/dev/udp/$ip/3478"
 # Allocate (REQUESTED-TRANSPORT UDP) without credentials: a 401 comes back.
 printf '\000\003\000\010\041\022\244\102funkraumtest\000\031\000\004\021\000\000\000' >&3
@@ -126,6 +149,7 @@ case $reply in 0113*2112a442*) exit 0 ;; *) exit 1 ;; esac
 GUEST
 }
 check "TURN answers STUN on 3478/tcp" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' tcp 127.0.0.1 $turn_port)\" = answered ]"
+check "TURN answers STUN over TLS on the HTTPS port" sh -c "[ \"\$(python3 '$repo/tests/appliance/stun-probe.py' tls 127.0.0.1 $https_port)\" = answered ]"
 
 check "SSH logs in with the key put on the FUNKRAUM partition" ssh_vm true
 ssh_vm 'systemctl show funkraum.service' > "$work/show" || true
@@ -156,7 +180,17 @@ errors_log_found() {
     ssh_vm 'funkraum errors --config /etc/funkraum/funkraum.toml' | grep -q ' /run/funkraum/errors.log'
 }
 check "funkraum errors finds the error log in /run/funkraum" errors_log_found
-check "TURN answers on 3478/udp" turn_udp_answers
+check "TURN answers on 3478/udp over IPv4" turn_udp_answers -4
+check "TURN answers on 3478/udp over IPv6" turn_udp_answers -6
+turn_listens_on_both_families() {
+    ssh_vm "ss -Hlnu 'sport = :3478'; ss -Hlnt 'sport = :3478'" > "$work/turn-sockets"
+    cat "$work/turn-sockets"
+    for proto in UNCONN LISTEN; do
+        grep "^$proto" "$work/turn-sockets" | grep -q ' 0.0.0.0:3478 ' || return 1
+        grep "^$proto" "$work/turn-sockets" | grep -q ' \[::\]:3478 ' || return 1
+    done
+}
+check "TURN listens on IPv4 and IPv6, UDP and TCP" turn_listens_on_both_families
 check "the nftables ruleset is loaded" ssh_vm 'nft list table inet funkraum >/dev/null'
 
 # A listener on 2222 (not in the ruleset): reachable inside the VM, its
@@ -179,7 +213,7 @@ upgraded_in_place() {
     echo "MainPID $before -> $after"
     [ "$after" != "$before" ] && [ "$after" != 0 ]
     i=0
-    until curl -fsS --max-time 3 "http://127.0.0.1:$http_port/privacy" -H 'Accept-Language: en' \
+    until curl -fsSk --max-time 3 "https://127.0.0.1:$https_port/privacy" -H 'Accept-Language: en' \
         | grep -q 'Freifunk Boot Test e. V.'; do
         i=$((i + 1))
         [ $i -lt 30 ] || return 1
@@ -207,7 +241,7 @@ restarted_after_hang() {
             if [ -n "$new_pid" ] && [ "$new_pid" != 0 ] && [ "$new_pid" != "$old_pid" ]; then
                 echo "restarted $(( $(date +%s) - hung )) s after the hang: $state"
                 ssh_vm 'journalctl -u funkraum.service -o cat' | grep -i 'watchdog timeout'
-                curl -fsS --max-time 5 "http://127.0.0.1:$http_port/healthz"
+                curl -fsSk --max-time 5 "https://127.0.0.1:$https_port/healthz"
                 return
             fi
             ;;

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The ruleset nftables/funkraum.nft, loaded in a network namespace of its
 # own, lets a client in a second namespace reach the funkraum ports and
-# nothing else, over IPv4 and IPv6: 443/tcp and 10000/udp answer, 8080/tcp
-# and 5353/udp (listening, but not in the ruleset) stay silent. Neighbour
+# nothing else, over IPv4 and IPv6: 80/tcp, 443/tcp, 3478/udp, 10000/udp
+# and the TURN relay range 49152-65535/udp (its two ends) answer; 8080/tcp,
+# 5353/udp, 49151/udp just below the relay range and 49152/tcp (the range
+# is UDP only), all listening but not in the ruleset, stay silent. Neighbour
 # discovery and ping pass; a burst of new connections from one address is
 # cut by the per-source limit while another address still gets through.
 #
@@ -39,7 +41,7 @@ ip -n "$cl" addr add fd31:231::2/64 dev fkcl$$ nodad
 ip -n "$fw" link set fkfw$$ up
 ip -n "$cl" link set fkcl$$ up
 
-ip netns exec "$fw" $probe listen tcp:443 tcp:8080 udp:10000 udp:5353 >/dev/null &
+ip netns exec "$fw" $probe listen tcp:80 tcp:443 tcp:8080 tcp:49152 udp:3478 udp:10000 udp:5353 udp:49151 udp:49152 udp:65535 >/dev/null &
 listener=$!
 sleep 0.5
 
@@ -63,10 +65,18 @@ for server in 10.231.0.1 fd31:231::1; do
     ip -n "$cl" neigh flush all
     check "ping $server" yes \
         "$(ip netns exec "$cl" ping -c 1 -W 2 "$server" >/dev/null 2>&1 && echo yes || echo no)"
-    check "tcp $server 443 (HTTPS) answers" open "$(ip netns exec "$cl" $probe tcp "$server" 443)"
+    for port in 80 443; do
+        check "tcp $server $port (HTTP redirect / HTTPS) answers" open "$(ip netns exec "$cl" $probe tcp "$server" $port)"
+    done
+    check "udp $server 3478 (TURN) answers" open "$(ip netns exec "$cl" $probe udp "$server" 3478)"
     check "udp $server 10000 (media) answers" open "$(ip netns exec "$cl" $probe udp "$server" 10000)"
+    for port in 49152 65535; do
+        check "udp $server $port (TURN relay range) answers" open "$(ip netns exec "$cl" $probe udp "$server" $port)"
+    done
     check "tcp $server 8080 (not in the ruleset) is dropped" closed "$(ip netns exec "$cl" $probe tcp "$server" 8080)"
     check "udp $server 5353 (not in the ruleset) is dropped" closed "$(ip netns exec "$cl" $probe udp "$server" 5353)"
+    check "udp $server 49151 (below the relay range) is dropped" closed "$(ip netns exec "$cl" $probe udp "$server" 49151)"
+    check "tcp $server 49152 (relay range is UDP only) is dropped" closed "$(ip netns exec "$cl" $probe tcp "$server" 49152)"
 done
 
 # Burst 200, then 50/s: of 400 connections at once, at most about 260 get

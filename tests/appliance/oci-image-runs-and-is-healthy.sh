@@ -2,8 +2,9 @@
 # The OCI archive from `make oci` describes itself as it should (skopeo
 # inspect: non-root user, volumes, ports, health check), and its unpacked
 # bundle runs under runc: funkraum starts as uid 10001, answers /healthz
-# from outside the container, and the image's own health check command
-# passes inside it.
+# over HTTPS on 8443 from outside the container with the certificate whose
+# SHA-256 fingerprint /healthz reports, and the image's own health check
+# command passes inside it.
 #
 #   tests/appliance/oci-image-runs-and-is-healthy.sh funkraum-oci.tar
 #
@@ -43,7 +44,7 @@ json() { python3 -c "import json,sys; c=json.load(open('$work/config.json'))['co
 check "runs as a non-root user ($(json "c['User']"))" sh -c "[ '$(json "c['User'].split(':')[0]")' != 0 ] && [ '$(json "c['User'].split(':')[0]")' != root ]"
 check "config, state and runtime directories are volumes" \
     sh -c "[ '$(json "' '.join(sorted(c['Volumes']))")' = '/etc/funkraum /run/funkraum /var/lib/funkraum' ]"
-check "exposes HTTP and the media port" sh -c "[ '$(json "'8080/tcp' in c['ExposedPorts'] and '10000/udp' in c['ExposedPorts']")' = True ]"
+check "exposes HTTPS (8443), TURN and the media port" sh -c "[ '$(json "' '.join(sorted(c['ExposedPorts']))")' = '10000/udp 3478/tcp 3478/udp 8443/tcp' ]"
 check "declares a health check ($(json "' '.join(c['Healthcheck']['Test'][1:])"))" \
     sh -c "[ '$(json "c['Healthcheck']['Test'][0]")' = CMD ]"
 
@@ -90,14 +91,22 @@ runc run --detach --bundle "$work/bundle" "$id" > "$work/container.log" 2>&1 < /
 healthy=""
 i=0
 while [ $i -lt 60 ]; do
-    if curl -fsS --max-time 2 http://10.232.0.2:8080/healthz > "$work/healthz" 2>/dev/null; then
+    if curl -fsSk --max-time 2 https://10.232.0.2:8443/healthz > "$work/healthz" 2>/dev/null; then
         healthy=yes
         break
     fi
     sleep 0.5
     i=$((i + 1))
 done
-check "/healthz answers from outside the container" sh -c "[ -n '$healthy' ] && grep -q '\"status\":\"ok\"' '$work/healthz'"
+check "/healthz answers over HTTPS from outside the container" sh -c "[ -n '$healthy' ] && grep -q '\"status\":\"ok\"' '$work/healthz'"
+served_fingerprint_matches() {
+    reported=$(python3 -c "import json; print(json.load(open('$work/healthz'))['tls']['fingerprint_sha256'])")
+    served=$(openssl s_client -connect 10.232.0.2:8443 </dev/null 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256 | sed 's/^.*=//')
+    echo "reported $reported, served $served"
+    [ -n "$served" ] && [ "$reported" = "$served" ]
+}
+check "the served certificate is the one /healthz reports (SHA-256)" served_fingerprint_matches
 pid=$(runc state "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 check "the daemon runs as uid 10001" sh -c "grep -q '^Uid:[[:space:]]*10001[[:space:]]' /proc/$pid/status"
 # The image's health check command, run as Docker or Podman would.

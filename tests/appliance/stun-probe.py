@@ -3,10 +3,14 @@
 if the server's response (401 with a nonce, as RFC 8656 wants) comes
 back, else "silent". For the TURN port check of the disk image test.
 
-    stun-probe.py udp|tcp HOST PORT
+    stun-probe.py udp|tcp|tls HOST PORT
+
+tls: TURN over TLS as browsers do it (no ALPN, STUN first), without
+checking the certificate (the appliance's is self-signed).
 """
 import os
 import socket
+import ssl
 import struct
 import sys
 
@@ -36,6 +40,11 @@ def main():
                         raise
         else:
             s.connect((host, port))
+            if proto == "tls":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                s = context.wrap_socket(s, server_hostname=host)
             s.sendall(request)
             reply = s.recv(2048)
         kind, _, magic = struct.unpack("!HHI", reply[:8])
