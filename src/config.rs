@@ -135,6 +135,9 @@ pub struct RoomsConfig {
     pub chat_max_chars: u32,
     /// Chat messages one connection may send per minute.
     pub chat_per_minute: u32,
+    /// Each participant receives the camera video of this many most
+    /// recently active participants (0: all); audio always.
+    pub last_n: u32,
 }
 
 impl Default for RoomsConfig {
@@ -148,6 +151,7 @@ impl Default for RoomsConfig {
             chat_history: 100,
             chat_max_chars: 2000,
             chat_per_minute: 30,
+            last_n: 9,
         }
     }
 }
@@ -157,6 +161,7 @@ impl RoomsConfig {
     /// chat or ask browsers for absurd video.
     pub const MAX_CHAT_HISTORY: u32 = 1000;
     pub const MAX_CHAT_CHARS: u32 = 10_000;
+    pub const MAX_LAST_N: u32 = 1000;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -607,6 +612,7 @@ impl Config {
                 RoomsConfig::MAX_CHAT_CHARS,
             ),
             ("rooms.chat_per_minute", r.chat_per_minute, 1, 600),
+            ("rooms.last_n", r.last_n, 0, RoomsConfig::MAX_LAST_N),
         ];
         for (key, value, min, max) in ranges {
             if value < min || value > max {

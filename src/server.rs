@@ -91,7 +91,10 @@ impl Server {
         let tls = Tls::start(&config.tls, &media_ips).map_err(StartError)?;
         let certificates = tls.as_ref().map(|t| t.store.clone());
 
-        let sfu = sfu::start(sockets)
+        let sfu_config = sfu::SfuConfig {
+            last_n: config.rooms.last_n,
+        };
+        let sfu = sfu::start(sockets, sfu_config)
             .map_err(|e| StartError(format!("cannot start the media thread: {e}")))?;
         let media_addrs = sfu.announced.clone();
         let turn = if config.turn.enabled {

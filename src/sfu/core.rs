@@ -7,11 +7,18 @@
 //!   a queue, never recursively;
 //! - a panic inside str0m, or a fatal `RtcError`, drops that participant only;
 //! - client-created m-lines are the client's publications, server-created
-//!   m-lines carry the others' tracks; the server is the impolite peer.
+//!   m-lines carry the others' tracks; the server is the impolite peer;
+//! - a subscriber gets one layer of each video track (simulcast), of the
+//!   video tracks only those of the last-N most recent speakers and every
+//!   screen share; the choice is made per speaker interval (and at once when
+//!   a subscriber's estimate falls), in the pure [`layers`] and [`lastn`]
+//!   logic; the per-packet work is [`OutStream::map`].
 
-use super::forward::{PtMap, SeqRebase, forwarded_extensions};
+use super::forward::{Incoming, OutStream, PtMap, Vp8Info, forwarded_extensions};
+use super::lastn::{self, Recency};
+use super::layers::{self, Demand, Layer, LayerChooser};
 use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
-use super::{Command, Hold, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
+use super::{Command, Hold, SfuConfig, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
 use crate::ids::{ParticipantId, RoomId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -20,14 +27,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::ice::StunMessage;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 
 /// Where the core's datagrams go.
 pub trait Network {
@@ -48,6 +57,27 @@ const MAX_SOURCES: usize = 32;
 /// Client-created m-lines tracked per participant; beyond, new ones are
 /// still published but cannot be unpublished and re-published.
 const MAX_CLIENT_MIDS: usize = 64;
+/// Simulcast layers accepted per track (browsers send up to three); packets
+/// of further rids are dropped.
+const MAX_LAYERS: usize = 3;
+/// A layer without packets for this long is not sent now (the browser
+/// dropped it, e.g. for lack of uplink).
+const LAYER_ACTIVE: Duration = Duration::from_secs(1);
+/// A camera without packets for this long counts as off for last-N, and one
+/// that never sent counts as on only this long after it was published.
+const CAMERA_ACTIVE: Duration = Duration::from_secs(2);
+const CAMERA_GRACE: Duration = Duration::from_secs(3);
+/// A switch still waiting for its keyframe asks again after this long.
+const SWITCH_RETRY: Duration = Duration::from_secs(1);
+/// Bytes per packet on the wire beyond the payload (RTP header and
+/// extensions, SRTP tag, UDP, IP), for layer rates comparable with the
+/// bandwidth estimate.
+const PACKET_OVERHEAD: u64 = 50;
+/// Where a subscriber's bandwidth estimate starts, before feedback says
+/// more; BWE probes from here towards what the subscriber's tiles want.
+const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(1000);
+/// `videoSizes` entries kept per subscriber.
+const MAX_SHOWN: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackOutState {
@@ -64,9 +94,80 @@ struct TrackIn {
     mid: Mid,
     kind: TrackKind,
     source: Source,
+    /// The client offered simulcast layers on this m-line.
+    simulcast: bool,
+    published: Instant,
+    /// Its layers (one without simulcast), in the order first seen; a
+    /// subscriber's choice is an index into this.
+    layers: Vec<LayerIn>,
+}
+
+/// One simulcast layer of a published track (or the one stream of a track
+/// without simulcast).
+struct LayerIn {
+    rid: Option<Rid>,
+    /// Bytes since the last rate update.
+    bytes: u64,
+    /// Smoothed rate, bits per second.
+    bitrate: u64,
+    /// From the latest keyframe; 0 while unknown.
+    height: u16,
+    last_packet: Option<Instant>,
     last_keyframe_request: Option<Instant>,
     /// A keyframe request that arrived inside the throttle interval.
     keyframe_wanted: Option<KeyframeRequestKind>,
+}
+
+impl TrackIn {
+    /// The layer `rid` belongs to, added when new (up to [`MAX_LAYERS`]).
+    fn layer_for(&mut self, rid: Option<Rid>) -> Option<usize> {
+        if let Some(i) = self.layers.iter().position(|l| l.rid == rid) {
+            return Some(i);
+        }
+        if self.layers.len() >= MAX_LAYERS {
+            return None;
+        }
+        self.layers.push(LayerIn {
+            rid,
+            bytes: 0,
+            bitrate: 0,
+            height: 0,
+            last_packet: None,
+            last_keyframe_request: None,
+            keyframe_wanted: None,
+        });
+        Some(self.layers.len() - 1)
+    }
+
+    /// The layers that flow now, lowest first: by height where every
+    /// height is known, else by rate.
+    fn active_layers(&self, now: Instant) -> Vec<Layer> {
+        let mut active: Vec<Layer> = self
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.last_packet.is_some_and(|t| now < t + LAYER_ACTIVE))
+            .map(|(i, l)| Layer {
+                id: i as u8,
+                bitrate: l.bitrate,
+                height: l.height,
+            })
+            .collect();
+        if active.iter().all(|l| l.height > 0) {
+            active.sort_by_key(|l| (l.height, l.bitrate));
+        } else {
+            active.sort_by_key(|l| l.bitrate);
+        }
+        active
+    }
+
+    /// A camera that sends now (or was published just now and may yet).
+    fn sends(&self, now: Instant) -> bool {
+        match self.layers.iter().filter_map(|l| l.last_packet).max() {
+            Some(last) => now < last + CAMERA_ACTIVE,
+            None => now < self.published + CAMERA_GRACE,
+        }
+    }
 }
 
 struct TrackOut {
@@ -78,7 +179,13 @@ struct TrackOut {
     /// The publisher left while this track was being offered: stop it as
     /// soon as the answer is in.
     orphaned: bool,
-    seq: SeqRebase,
+    /// The publisher sends simulcast on it (so it is paced; single streams
+    /// go out as they come, see `client_answer`).
+    simulcast: bool,
+    /// Which layer the subscriber gets, and its numbering.
+    stream: OutStream,
+    /// When the keyframe that starts a wanted layer was last asked for.
+    switch_asked: Option<Instant>,
     pts: PtMap,
 }
 
@@ -111,6 +218,8 @@ struct Participant {
     sources: Vec<(Mid, Source)>,
     /// The m-lines the client created (its publications, live or not).
     client_mids: Vec<Mid>,
+    /// Those of them on which it offered simulcast.
+    simulcast_mids: Vec<Mid>,
     /// Media not to forward (moderator mute, peer to peer).
     hold: Hold,
     /// The level of its forwarded audio, for the active speaker.
@@ -122,6 +231,20 @@ struct Participant {
     rtc_timeout: Instant,
     /// The earliest entry this participant has in the timer heap.
     scheduled: Option<Instant>,
+    /// Bandwidth towards it, bits per second: str0m's estimate from
+    /// transport-wide congestion control feedback, and what its client
+    /// itself says it can take (REMB).
+    twcc_estimate: Option<u64>,
+    remb_estimate: Option<u64>,
+    /// Heights at which its client shows the others' cameras (`videoSizes`).
+    shown: Vec<(ParticipantId, u16)>,
+    /// Whose camera it was last told it gets (`videoForwarded`).
+    forwarded: Option<Vec<ParticipantId>>,
+    layers: LayerChooser,
+    /// The rate of the layers chosen at the last allocation.
+    allocated: u64,
+    /// The rate BWE was last asked to probe for.
+    desired: u64,
 }
 
 impl Participant {
@@ -130,9 +253,9 @@ impl Participant {
         if let Some(d) = self.first_offer_deadline {
             due = due.min(d);
         }
-        for t in &self.tracks_in {
-            if t.keyframe_wanted.is_some()
-                && let Some(last) = t.last_keyframe_request
+        for l in self.tracks_in.iter().flat_map(|t| &t.layers) {
+            if l.keyframe_wanted.is_some()
+                && let Some(last) = l.last_keyframe_request
             {
                 due = due.min(last + KEYFRAME_REQUEST_INTERVAL);
             }
@@ -140,9 +263,33 @@ impl Participant {
         due
     }
 
-    fn tell(&self, event: SfuEvent) -> bool {
-        self.events.try_send(event).is_ok()
+    /// Queues an event for its signaling connection. `Closed`: the
+    /// connection is gone (its `Leave` is on the way); `Full`: it does not
+    /// keep up.
+    fn tell(&self, event: SfuEvent) -> Result<(), TrySendError<()>> {
+        self.events.try_send(event).map_err(|e| match e {
+            TrySendError::Full(_) => TrySendError::Full(()),
+            TrySendError::Closed(_) => TrySendError::Closed(()),
+        })
     }
+
+    /// The bandwidth towards it, where anything is known.
+    fn estimate(&self) -> Option<u64> {
+        match (self.twcc_estimate, self.remb_estimate) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One room: who is in it, who speaks, who spoke last.
+#[derive(Default)]
+struct Room {
+    members: Vec<ParticipantId>,
+    /// The announced active speaker.
+    speaker: Option<ParticipantId>,
+    /// For last-N.
+    recent: Recency,
 }
 
 pub struct SfuCore {
@@ -150,7 +297,7 @@ pub struct SfuCore {
     crypto: Arc<CryptoProvider>,
     dtls_cert: DtlsCert,
     participants: HashMap<ParticipantId, Participant>,
-    rooms: HashMap<RoomId, Vec<ParticipantId>>,
+    rooms: HashMap<RoomId, Room>,
     by_remote: HashMap<(SocketAddr, SocketAddr), ParticipantId>,
     by_ufrag: HashMap<String, ParticipantId>,
     timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
@@ -160,15 +307,19 @@ pub struct SfuCore {
     to_negotiate: Vec<ParticipantId>,
     /// Reused list of a room's members while forwarding (no allocation per packet).
     scratch_members: Vec<ParticipantId>,
-    /// Each room's announced active speaker.
-    speakers: HashMap<RoomId, ParticipantId>,
-    /// When speakers are next chosen; `None` while nobody is here.
+    /// Subscribers whose layers and last-N set are to be chosen again now.
+    to_allocate: Vec<ParticipantId>,
+    /// When speakers (and layers) are next chosen; `None` while nobody is here.
     next_speaker_tick: Option<Instant>,
+    /// When layer rates were last measured.
+    rates_measured: Option<Instant>,
+    /// Video of this many recent speakers per subscriber (0: all).
+    last_n: u32,
     stats: Arc<SfuStats>,
 }
 
 impl SfuCore {
-    pub fn new(local_candidates: Vec<SocketAddr>, stats: Arc<SfuStats>) -> Self {
+    pub fn new(local_candidates: Vec<SocketAddr>, config: SfuConfig, stats: Arc<SfuStats>) -> Self {
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         // One DTLS certificate for all participants: generating a key per
         // join would cost milliseconds of join time for nothing.
@@ -188,8 +339,10 @@ impl SfuCore {
             work: VecDeque::new(),
             to_negotiate: Vec::new(),
             scratch_members: Vec::new(),
-            speakers: HashMap::new(),
+            to_allocate: Vec::new(),
             next_speaker_tick: None,
+            rates_measured: None,
+            last_n: config.last_n,
             stats,
         }
     }
@@ -233,6 +386,12 @@ impl SfuCore {
             } => self.client_candidate(participant, candidate.expose_personal(), now, net),
             Command::Leave { participant } => self.remove(participant),
             Command::Hold { participant, hold } => self.set_hold(participant, hold, now, net),
+            Command::VideoSizes { participant, sizes } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.shown = sizes.into_iter().take(MAX_SHOWN).collect();
+                    self.to_allocate.push(participant);
+                }
+            }
             Command::Ping(reply) => {
                 let _ = reply.send(());
                 return;
@@ -295,6 +454,8 @@ impl SfuCore {
         }
         if self.next_speaker_tick.is_some_and(|t| t <= now) {
             self.choose_speakers();
+            self.measure_rates(now);
+            self.to_allocate.extend(self.participants.keys().copied());
             self.next_speaker_tick = (!self.participants.is_empty()).then(|| {
                 let next = self.next_speaker_tick.unwrap_or(now) + SPEAKER_INTERVAL;
                 // After a stall, do not catch up with a burst of ticks.
@@ -326,6 +487,10 @@ impl SfuCore {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            // Estimates the bandwidth towards this participant as a
+            // subscriber (TWCC feedback from its browser), for the layers
+            // it gets.
+            .enable_bwe(Some(INITIAL_ESTIMATE))
             .set_local_ice_credentials(creds)
             .build(now);
         for &addr in &self.local_candidates {
@@ -334,16 +499,17 @@ impl SfuCore {
             }
         }
         // Everything already published in the room is to be offered.
-        let members = self.rooms.entry(room).or_default();
+        let room_state = self.rooms.entry(room).or_default();
         let mut tracks_out = Vec::new();
-        for other in members.iter() {
+        for other in room_state.members.iter() {
             if let Some(o) = self.participants.get(other) {
                 for t in &o.tracks_in {
                     tracks_out.push(new_track_out(o.id, t));
                 }
             }
         }
-        members.push(pid);
+        room_state.members.push(pid);
+        room_state.recent.joined(pid);
         self.by_ufrag.insert(ufrag.clone(), pid);
         self.participants.insert(
             pid,
@@ -359,12 +525,20 @@ impl SfuCore {
                 tracks_out,
                 sources: Vec::new(),
                 client_mids: Vec::new(),
+                simulcast_mids: Vec::new(),
                 hold: Hold::default(),
                 speech: SpeechLevel::default(),
                 loudness: 0,
                 addrs: Vec::new(),
                 rtc_timeout: now,
                 scheduled: None,
+                twcc_estimate: None,
+                remb_estimate: None,
+                shown: Vec::new(),
+                forwarded: None,
+                layers: LayerChooser::default(),
+                allocated: 0,
+                desired: 0,
             },
         );
         self.stats
@@ -385,11 +559,14 @@ impl SfuCore {
             self.by_remote.remove(key);
         }
         self.by_ufrag.remove(&p.ufrag);
-        if let Some(members) = self.rooms.get_mut(&p.room) {
-            members.retain(|&m| m != pid);
-            if members.is_empty() {
+        if let Some(room) = self.rooms.get_mut(&p.room) {
+            room.members.retain(|&m| m != pid);
+            room.recent.left(pid);
+            if room.speaker == Some(pid) {
+                room.speaker = None;
+            }
+            if room.members.is_empty() {
                 self.rooms.remove(&p.room);
-                self.speakers.remove(&p.room);
             }
         }
         self.stop_tracks(p.room, pid, None);
@@ -404,10 +581,10 @@ impl SfuCore {
     /// Stops a publisher's tracks (one, or all with `None`) for everyone
     /// else in the room, at their next negotiation.
     fn stop_tracks(&mut self, room: RoomId, publisher: ParticipantId, mid: Option<Mid>) {
-        let Some(members) = self.rooms.get(&room) else {
+        let Some(room) = self.rooms.get(&room) else {
             return;
         };
-        for m in members {
+        for m in &room.members {
             let Some(s) = self.participants.get_mut(m) else {
                 continue;
             };
@@ -441,39 +618,40 @@ impl SfuCore {
         if resumed {
             // Its subscribers' decoders have been without its video since
             // the switch to peer to peer: they need a fresh keyframe.
-            let videos: Vec<Mid> = p
+            let layers: Vec<(Mid, u8)> = p
                 .tracks_in
                 .iter()
                 .filter(|t| t.kind == TrackKind::Video)
-                .map(|t| t.mid)
+                .flat_map(|t| (0..t.layers.len()).map(|l| (t.mid, l as u8)))
                 .collect();
-            for mid in videos {
-                self.request_keyframe(pid, mid, KeyframeRequestKind::Pli, now, net);
+            for (mid, layer) in layers {
+                self.request_keyframe(pid, mid, layer, KeyframeRequestKind::Pli, now, net);
             }
         }
     }
 
     /// Closes the speaker interval of every room and announces changes.
     fn choose_speakers(&mut self) {
-        for (room, members) in &self.rooms {
-            for m in members {
+        for room in self.rooms.values_mut() {
+            for m in &room.members {
                 if let Some(p) = self.participants.get_mut(m) {
                     p.loudness = p.speech.close_interval();
                 }
             }
-            let current = self.speakers.get(room).copied();
-            let levels = members
+            let current = room.speaker;
+            let levels = room
+                .members
                 .iter()
                 .filter_map(|m| self.participants.get(m).map(|p| (p.id, p.loudness)));
             let chosen = choose_speaker(levels, current);
+            if let Some(id) = chosen {
+                room.recent.active(id);
+            }
             if chosen == current {
                 continue;
             }
-            match chosen {
-                Some(id) => self.speakers.insert(*room, id),
-                None => self.speakers.remove(room),
-            };
-            for m in members {
+            room.speaker = chosen;
+            for m in &room.members {
                 if let Some(p) = self.participants.get(m) {
                     // A full queue loses this one; the next change corrects it.
                     let _ = p.tell(SfuEvent::ActiveSpeaker {
@@ -487,7 +665,7 @@ impl SfuCore {
     fn fail(&mut self, pid: ParticipantId, reason: &str) {
         if let Some(p) = self.participants.get(&pid) {
             tracing::warn!(participant = ?pid, reason, "dropping participant's media session");
-            p.tell(SfuEvent::Failed {
+            let _ = p.tell(SfuEvent::Failed {
                 reason: reason.to_string(),
             });
             self.stats
@@ -577,12 +755,18 @@ impl SfuCore {
                     self.handle_event(pid, event, now, net);
                 }
             }
-            if self.to_negotiate.is_empty() {
+            if self.to_negotiate.is_empty() && self.to_allocate.is_empty() {
                 break;
             }
             let due = std::mem::take(&mut self.to_negotiate);
             for pid in due {
                 self.negotiate(pid, now, net);
+            }
+            let mut due = std::mem::take(&mut self.to_allocate);
+            due.sort_unstable();
+            due.dedup();
+            for pid in due {
+                self.allocate(pid, now, net);
             }
         }
     }
@@ -603,10 +787,13 @@ impl SfuCore {
                     && !p.client_mids.contains(&added.mid)
                 {
                     p.client_mids.push(added.mid);
+                    if added.simulcast.is_some() {
+                        p.simulcast_mids.push(added.mid);
+                    }
                 }
                 // Only m-lines the client sends on are publications.
                 if added.direction.is_receiving() {
-                    self.publish(pid, added.mid, kind_of(added.kind));
+                    self.publish(pid, added.mid, kind_of(added.kind), now);
                 }
             }
             Event::MediaChanged(changed) => {
@@ -625,19 +812,37 @@ impl SfuCore {
                 } else if !published && changed.direction.is_receiving() {
                     let kind = p.rtc.media(changed.mid).map(|m| kind_of(m.kind()));
                     if let Some(kind) = kind {
-                        self.publish(pid, changed.mid, kind);
+                        self.publish(pid, changed.mid, kind, now);
                     }
                 }
             }
             Event::KeyframeRequest(req) => {
+                // For the layer the subscriber gets (or is about to).
                 let source = self.participants.get(&pid).and_then(|s| {
-                    s.tracks_out
-                        .iter()
-                        .find(|t| t.out_mid() == Some(req.mid))
-                        .map(|t| (t.publisher, t.source_mid))
+                    let t = s.tracks_out.iter().find(|t| t.out_mid() == Some(req.mid))?;
+                    let layer = t.stream.current().or(t.stream.target())?;
+                    Some((t.publisher, t.source_mid, layer))
                 });
-                if let Some((publisher, mid)) = source {
-                    self.request_keyframe(publisher, mid, req.kind, now, net);
+                if let Some((publisher, mid, layer)) = source {
+                    self.request_keyframe(publisher, mid, layer, req.kind, now, net);
+                }
+            }
+            Event::EgressBitrateEstimate(estimate) => {
+                let Some(p) = self.participants.get_mut(&pid) else {
+                    return;
+                };
+                match estimate {
+                    BweKind::Twcc {
+                        estimate,
+                        can_probe: true,
+                    } => p.twcc_estimate = Some(estimate.as_u64()),
+                    BweKind::Remb { estimate, .. } => p.remb_estimate = Some(estimate.as_u64()),
+                    _ => return,
+                }
+                // Down promptly when it no longer carries what it gets;
+                // up at the next interval.
+                if p.estimate().is_some_and(|e| e < p.allocated) {
+                    self.to_allocate.push(pid);
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -650,7 +855,7 @@ impl SfuCore {
 
     /// A participant started sending on a new m-line: offer it to everyone
     /// else in the room.
-    fn publish(&mut self, pid: ParticipantId, mid: Mid, kind: TrackKind) {
+    fn publish(&mut self, pid: ParticipantId, mid: Mid, kind: TrackKind, now: Instant) {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
@@ -668,12 +873,17 @@ impl SfuCore {
             mid,
             kind,
             source,
-            last_keyframe_request: None,
-            keyframe_wanted: None,
+            simulcast: kind == TrackKind::Video && p.simulcast_mids.contains(&mid),
+            published: now,
+            layers: Vec::new(),
         };
         let room = p.room;
-        if let Some(members) = self.rooms.get(&room) {
-            for &m in members {
+        if let Some(room) = self.rooms.get_mut(&room) {
+            // Who starts sharing a screen counts as active (last-N).
+            if source == Source::Screen {
+                room.recent.active(pid);
+            }
+            for &m in &room.members {
                 if m == pid {
                     continue;
                 }
@@ -713,14 +923,32 @@ impl SfuCore {
             return;
         };
         let ssrc = packet.header.ssrc;
-        let Some(mid) = p.rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid()) else {
+        let Some((mid, rid)) = p
+            .rtc
+            .direct_api()
+            .stream_rx(&ssrc)
+            .map(|s| (s.mid(), s.rid()))
+        else {
             return;
         };
-        let Some(kind) = p.tracks_in.iter().find(|t| t.mid == mid).map(|t| t.kind) else {
+        let hold = p.hold;
+        let Some(track) = p.tracks_in.iter_mut().find(|t| t.mid == mid) else {
             return;
         };
-        if p.hold.all || (kind == TrackKind::Audio && p.hold.audio) {
+        let kind = track.kind;
+        if hold.all || (kind == TrackKind::Audio && hold.audio) {
             return;
+        }
+        let Some(layer) = track.layer_for(rid) else {
+            return;
+        };
+        // Read once here, used for every subscriber.
+        let vp8 = (kind == TrackKind::Video).then(|| Vp8Info::parse(&packet.payload));
+        let l = &mut track.layers[layer];
+        l.bytes += packet.payload.len() as u64 + PACKET_OVERHEAD;
+        l.last_packet = Some(now);
+        if let Some(height) = vp8.and_then(|v| v.height) {
+            l.height = height;
         }
         if kind == TrackKind::Audio
             && let Some(level) = packet.header.ext_vals.audio_level
@@ -734,55 +962,69 @@ impl SfuCore {
         let room = p.room;
         let mut members = std::mem::take(&mut self.scratch_members);
         members.clear();
-        if let Some(m) = self.rooms.get(&room) {
-            members.extend_from_slice(m);
+        if let Some(r) = self.rooms.get(&room) {
+            members.extend_from_slice(&r.members);
         }
+        let incoming = Incoming {
+            layer: layer as u8,
+            seq: packet.seq_no,
+            timestamp: packet.header.timestamp,
+            arrival: packet.timestamp,
+            vp8: vp8.as_ref(),
+        };
         let ext = forwarded_extensions(&packet.header.ext_vals);
         let mut sent = 0u64;
         for &sid in &members {
             if sid == pid {
                 continue;
             }
+            // Whether and how this subscriber gets the packet; only then is
+            // its `Rtc` touched.
+            let Some(s) = self.participants.get_mut(&sid) else {
+                continue;
+            };
+            let Some(out) = s
+                .tracks_out
+                .iter_mut()
+                .find(|t| t.publisher == pid && t.source_mid == mid)
+            else {
+                continue;
+            };
+            let TrackOutState::Open(out_mid) = out.state else {
+                continue;
+            };
+            let out_pt = match out.pts.get(in_pt) {
+                Some(pt) => pt,
+                None => {
+                    let Some(local) = s.rtc.codec_config().match_params(params) else {
+                        continue;
+                    };
+                    out.pts.insert(in_pt, local.pt());
+                    local.pt()
+                }
+            };
+            let Some(mapped) = out.stream.map(&incoming) else {
+                continue;
+            };
             let wrote = self.mutate(sid, now, net, |s| {
-                let Some(out) = s
-                    .tracks_out
-                    .iter_mut()
-                    .find(|t| t.publisher == pid && t.source_mid == mid)
-                else {
-                    return false;
-                };
-                let TrackOutState::Open(out_mid) = out.state else {
-                    return false;
-                };
-                let out_pt = match out.pts.get(in_pt) {
-                    Some(pt) => pt,
-                    None => {
-                        let Some(local) = s.rtc.codec_config().match_params(params) else {
-                            return false;
-                        };
-                        out.pts.insert(in_pt, local.pt());
-                        local.pt()
-                    }
-                };
-                let Some(seq) = out.seq.map(packet.seq_no) else {
-                    return false;
-                };
                 let mut api = s.rtc.direct_api();
                 let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
                     return false;
                 };
-                tx.write_rtp(
-                    RtpWrite::new(
-                        out_pt,
-                        seq,
-                        packet.header.timestamp,
-                        packet.timestamp,
-                        packet.payload.clone(),
-                    )
-                    .marker(packet.header.marker)
-                    .ext_vals(ext.clone())
-                    .nackable(true),
-                );
+                let mut write = RtpWrite::new(
+                    out_pt,
+                    mapped.seq,
+                    mapped.timestamp,
+                    packet.timestamp,
+                    packet.payload.clone(),
+                )
+                .marker(packet.header.marker)
+                .ext_vals(ext.clone())
+                .nackable(true);
+                if let Some(patch) = mapped.patch {
+                    write = write.vp8_patch(patch);
+                }
+                tx.write_rtp(write);
                 true
             });
             if wrote == Some(true) {
@@ -795,10 +1037,13 @@ impl SfuCore {
             .fetch_add(sent, Ordering::Relaxed);
     }
 
+    /// Asks a publisher for a keyframe on one layer of a video track, at
+    /// most once per [`KEYFRAME_REQUEST_INTERVAL`] per layer.
     fn request_keyframe(
         &mut self,
         publisher: ParticipantId,
         mid: Mid,
+        layer: u8,
         kind: KeyframeRequestKind,
         now: Instant,
         net: &mut dyn Network,
@@ -812,21 +1057,25 @@ impl SfuCore {
         if track.kind != TrackKind::Video {
             return;
         }
-        let throttled = track
+        let Some(l) = track.layers.get_mut(usize::from(layer)) else {
+            return;
+        };
+        let throttled = l
             .last_keyframe_request
             .is_some_and(|last| now < last + KEYFRAME_REQUEST_INTERVAL);
         if throttled {
             // FIR outranks PLI if both were asked for.
-            if track.keyframe_wanted != Some(KeyframeRequestKind::Fir) {
-                track.keyframe_wanted = Some(kind);
+            if l.keyframe_wanted != Some(KeyframeRequestKind::Fir) {
+                l.keyframe_wanted = Some(kind);
             }
             self.schedule(publisher);
             return;
         }
-        track.last_keyframe_request = Some(now);
-        track.keyframe_wanted = None;
+        l.last_keyframe_request = Some(now);
+        l.keyframe_wanted = None;
+        let rid = l.rid;
         self.mutate(publisher, now, net, |p| {
-            if let Some(rx) = p.rtc.direct_api().stream_rx_by_mid(mid, None) {
+            if let Some(rx) = p.rtc.direct_api().stream_rx_by_mid(mid, rid) {
                 rx.request_keyframe(kind);
             }
         });
@@ -841,25 +1090,193 @@ impl SfuCore {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
-        let due: Vec<(Mid, KeyframeRequestKind)> = p
-            .tracks_in
-            .iter_mut()
-            .filter_map(|t| {
-                let kind = t.keyframe_wanted?;
-                let ready = t
+        let mut due: Vec<(Mid, u8, KeyframeRequestKind)> = Vec::new();
+        for t in &mut p.tracks_in {
+            for (i, l) in t.layers.iter_mut().enumerate() {
+                let Some(kind) = l.keyframe_wanted else {
+                    continue;
+                };
+                let ready = l
                     .last_keyframe_request
                     .is_none_or(|last| now >= last + KEYFRAME_REQUEST_INTERVAL);
                 if ready {
-                    t.keyframe_wanted = None;
-                    t.last_keyframe_request = None;
-                    Some((t.mid, kind))
-                } else {
-                    None
+                    l.keyframe_wanted = None;
+                    l.last_keyframe_request = None;
+                    due.push((t.mid, i as u8, kind));
                 }
+            }
+        }
+        for (mid, layer, kind) in due {
+            self.request_keyframe(pid, mid, layer, kind, now, net);
+        }
+    }
+
+    // ---- layers and last-N ----------------------------------------------
+
+    /// Updates every layer's rate from the bytes since the last update.
+    fn measure_rates(&mut self, now: Instant) {
+        let elapsed = self
+            .rates_measured
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or(SPEAKER_INTERVAL);
+        self.rates_measured = Some(now);
+        let micros = elapsed.as_micros().max(1) as u64;
+        for p in self.participants.values_mut() {
+            for l in p.tracks_in.iter_mut().flat_map(|t| &mut t.layers) {
+                let rate = l.bytes * 8 * 1_000_000 / micros;
+                l.bytes = 0;
+                // Smoothed over about a second: keyframes come in bursts.
+                l.bitrate = if l.bitrate == 0 {
+                    rate
+                } else {
+                    (l.bitrate * 2 + rate) / 3
+                };
+            }
+        }
+    }
+
+    /// Chooses whose camera a subscriber gets (last-N) and which layer of
+    /// each video track, tells it whose video it gets when that changed,
+    /// and asks publishers for the keyframes that start new layers.
+    fn allocate(&mut self, sid: ParticipantId, now: Instant, net: &mut dyn Network) {
+        let Some(s) = self.participants.get(&sid) else {
+            return;
+        };
+        let Some(room) = self.rooms.get(&s.room) else {
+            return;
+        };
+        let camera_sends = |publisher: ParticipantId| {
+            self.participants.get(&publisher).is_some_and(|p| {
+                !p.hold.all
+                    && p.tracks_in
+                        .iter()
+                        .any(|t| t.source == Source::Camera && t.sends(now))
+            })
+        };
+        let mut forwarded = Vec::new();
+        lastn::forwarded(
+            room.recent.order(),
+            sid,
+            self.last_n,
+            camera_sends,
+            &mut forwarded,
+        );
+        // The video tracks it may get, by priority: screen shares, then
+        // cameras of the most recent speakers first.
+        struct Candidate {
+            rank: usize,
+            index: usize,
+            layers: Vec<Layer>,
+            shown: Option<u16>,
+            current: Option<u8>,
+        }
+        let mut candidates = Vec::new();
+        let mut stopped = Vec::new();
+        for (index, t) in s.tracks_out.iter().enumerate() {
+            if t.kind != TrackKind::Video || !matches!(t.state, TrackOutState::Open(_)) {
+                continue;
+            }
+            let rank = match t.source {
+                Source::Screen => Some(0),
+                _ => forwarded
+                    .iter()
+                    .position(|&p| p == t.publisher)
+                    .map(|r| r + 1),
+            };
+            let Some(rank) = rank else {
+                stopped.push(index);
+                continue;
+            };
+            let layers = self
+                .participants
+                .get(&t.publisher)
+                .and_then(|p| p.tracks_in.iter().find(|i| i.mid == t.source_mid))
+                .map(|i| i.active_layers(now))
+                .unwrap_or_default();
+            let shown = match t.source {
+                Source::Screen => None,
+                _ => s
+                    .shown
+                    .iter()
+                    .find(|(p, _)| *p == t.publisher)
+                    .map(|&(_, h)| h),
+            };
+            candidates.push(Candidate {
+                rank,
+                index,
+                layers,
+                shown,
+                current: t.stream.current(),
+            });
+        }
+        candidates.sort_by_key(|c| c.rank);
+        let demands: Vec<Demand> = candidates
+            .iter()
+            .map(|c| Demand {
+                layers: &c.layers,
+                shown: c.shown,
+                current: c.current,
             })
             .collect();
-        for (mid, kind) in due {
-            self.request_keyframe(pid, mid, kind, now, net);
+        let estimate = s.estimate();
+        let Some(s) = self.participants.get_mut(&sid) else {
+            return;
+        };
+        let mut chosen = Vec::new();
+        let wanted = s.layers.choose(now, estimate, &demands, &mut chosen);
+        drop(demands);
+        // Apply: out of last-N stops at once; a new layer starts at its
+        // keyframe, asked for now (and again while it does not come).
+        let mut asks = Vec::new();
+        for index in stopped {
+            let t = &mut s.tracks_out[index];
+            t.stream.set_target(None);
+            t.switch_asked = None;
+        }
+        let mut allocated = 0;
+        for (c, layer) in candidates.iter().zip(&chosen) {
+            let Some(layer) = *layer else {
+                continue;
+            };
+            if let Some(l) = c.layers.iter().find(|l| l.id == layer) {
+                allocated += l.bitrate.max(layers::MIN_LAYER_BITRATE);
+            }
+            let t = &mut s.tracks_out[c.index];
+            let changed = t.stream.set_target(Some(layer));
+            if !t.stream.switching() {
+                t.switch_asked = None;
+            } else if changed || t.switch_asked.is_none_or(|a| now >= a + SWITCH_RETRY) {
+                t.switch_asked = Some(now);
+                asks.push((t.publisher, t.source_mid, layer));
+            }
+        }
+        s.allocated = allocated;
+        let mut sorted = forwarded.clone();
+        sorted.sort_unstable();
+        let known = s.forwarded.as_ref().map(|f| {
+            let mut f = f.clone();
+            f.sort_unstable();
+            f
+        });
+        if known.as_ref() != Some(&sorted) {
+            s.forwarded = Some(forwarded.clone());
+            // A full queue loses this one; the next change corrects it.
+            let _ = s.tell(SfuEvent::VideoForwarded {
+                participants: forwarded,
+            });
+        }
+        // Let bandwidth estimation probe for what the tiles want.
+        let desired = wanted.max(INITIAL_ESTIMATE.as_u64());
+        if desired.abs_diff(s.desired) > s.desired / 10 {
+            s.desired = desired;
+            self.mutate(sid, now, net, |s| {
+                s.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::ZERO, Bitrate::bps(desired));
+            });
+        }
+        for (publisher, mid, layer) in asks {
+            self.request_keyframe(publisher, mid, layer, KeyframeRequestKind::Pli, now, net);
         }
     }
 
@@ -881,7 +1298,7 @@ impl SfuCore {
             // and would hand anyone a hint past ASLR.
             Err(_) => {
                 tracing::debug!(participant = ?pid, "refused an offer that does not parse");
-                p.tell(SfuEvent::BadSdp {
+                let _ = p.tell(SfuEvent::BadSdp {
                     reason: "The offer is not valid SDP.".into(),
                 });
                 return;
@@ -893,14 +1310,14 @@ impl SfuCore {
         };
         match answer {
             Some(Ok(answer)) => {
-                p.tell(SfuEvent::Answer {
+                let _ = p.tell(SfuEvent::Answer {
                     sdp: answer.to_sdp_string(),
                 });
                 p.first_offer_deadline = None;
                 self.to_negotiate.push(pid);
             }
             Some(Err(e)) => {
-                p.tell(SfuEvent::BadSdp {
+                let _ = p.tell(SfuEvent::BadSdp {
                     reason: format!("The offer cannot be used: {e}"),
                 });
             }
@@ -923,20 +1340,37 @@ impl SfuCore {
             // Not `{e}`: see `client_offer`.
             Err(_) => {
                 tracing::debug!(participant = ?pid, "refused an answer that does not parse");
-                p.tell(SfuEvent::BadSdp {
+                let _ = p.tell(SfuEvent::BadSdp {
                     reason: "The answer is not valid SDP.".into(),
                 });
                 return;
             }
         };
         let Some(pending) = p.pending_offer.take() else {
-            p.tell(SfuEvent::BadSdp {
+            let _ = p.tell(SfuEvent::BadSdp {
                 reason: "There is no offer from the server to answer.".into(),
             });
             return;
         };
         let result = self.mutate(pid, now, net, |p| {
-            p.rtc.sdp_api().accept_answer(pending, answer)
+            let accepted = p.rtc.sdp_api().accept_answer(pending, answer);
+            if accepted.is_ok() {
+                // A stream without layers goes out as it comes: holding it
+                // back cannot make it smaller, only later (str0m's pacer
+                // would keep up to two seconds when the estimate is low).
+                // Simulcast tracks are paced at the estimate their layer
+                // was chosen for.
+                for t in &p.tracks_out {
+                    if let TrackOutState::Negotiating(m) = t.state
+                        && t.kind == TrackKind::Video
+                        && !t.simulcast
+                        && let Some(tx) = p.rtc.direct_api().stream_tx_by_mid(m, None)
+                    {
+                        tx.set_unpaced(true);
+                    }
+                }
+            }
+            accepted
         });
         let Some(result) = result else {
             return;
@@ -944,7 +1378,6 @@ impl SfuCore {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
-        let mut opened = Vec::new();
         match result {
             Ok(()) => {
                 for t in &mut p.tracks_out {
@@ -953,7 +1386,6 @@ impl SfuCore {
                             t.state = TrackOutState::ToStop(m);
                         } else {
                             t.state = TrackOutState::Open(m);
-                            opened.push((t.publisher, t.source_mid));
                         }
                     }
                 }
@@ -971,16 +1403,15 @@ impl SfuCore {
                 }
                 p.tracks_out
                     .retain(|t| !(t.orphaned && t.state == TrackOutState::ToOpen));
-                p.tell(SfuEvent::BadSdp {
+                let _ = p.tell(SfuEvent::BadSdp {
                     reason: format!("The answer cannot be used: {e}"),
                 });
             }
         }
         self.to_negotiate.push(pid);
-        // A new subscriber needs a keyframe to start decoding.
-        for (publisher, mid) in opened {
-            self.request_keyframe(publisher, mid, KeyframeRequestKind::Pli, now, net);
-        }
+        // New tracks get their layers now; their video starts at a
+        // keyframe, asked for there.
+        self.to_allocate.push(pid);
     }
 
     fn client_candidate(
@@ -1003,7 +1434,7 @@ impl SfuCore {
                 self.mutate(pid, now, net, |p| p.rtc.add_remote_candidate(c));
             }
             Err(_) => {
-                p.tell(SfuEvent::BadCandidate);
+                let _ = p.tell(SfuEvent::BadCandidate);
             }
         }
     }
@@ -1066,9 +1497,17 @@ impl SfuCore {
         });
         if let Some(Some(event)) = offer
             && let Some(p) = self.participants.get(&pid)
-            && !p.tell(event)
         {
-            self.fail(pid, "signaling connection too slow");
+            match p.tell(event) {
+                Ok(()) => {}
+                // The participant is leaving: its signaling connection
+                // closed and its `Leave` is on the way. Nothing to report.
+                Err(TrySendError::Closed(())) => {
+                    tracing::debug!(participant = ?pid, "signaling connection closed; media session ends");
+                    self.remove(pid);
+                }
+                Err(TrySendError::Full(())) => self.fail(pid, "signaling connection too slow"),
+            }
         }
     }
 }
@@ -1104,7 +1543,12 @@ fn new_track_out(publisher: ParticipantId, track: &TrackIn) -> TrackOut {
         source: track.source,
         state: TrackOutState::ToOpen,
         orphaned: false,
-        seq: SeqRebase::default(),
+        simulcast: track.simulcast,
+        stream: match track.kind {
+            TrackKind::Audio => OutStream::passthrough(),
+            TrackKind::Video => OutStream::default(),
+        },
+        switch_asked: None,
         pts: PtMap::default(),
     }
 }
@@ -1135,6 +1579,7 @@ mod tests {
     fn core_with(ids: &[u64]) -> (SfuCore, Vec<mpsc::Receiver<SfuEvent>>) {
         let mut core = SfuCore::new(
             vec!["127.0.0.1:10000".parse().unwrap()],
+            SfuConfig::default(),
             Arc::new(SfuStats::default()),
         );
         let room = RoomId::from_u64(1);
@@ -1166,13 +1611,54 @@ mod tests {
         assert!(result.is_none());
         assert!(!core.participants.contains_key(&one));
         assert!(core.participants.contains_key(&two));
-        assert_eq!(core.rooms[&RoomId::from_u64(1)], vec![two]);
+        assert_eq!(core.rooms[&RoomId::from_u64(1)].members, vec![two]);
         assert!(matches!(rx[0].try_recv(), Ok(SfuEvent::Failed { .. })));
         assert!(
             rx[1].try_recv().is_err(),
             "the other participant hears nothing"
         );
         assert_eq!(core.stats.participants.load(Ordering::Relaxed), 1);
+    }
+
+    /// Makes `subscriber` due for an offer of a track of `publisher`.
+    fn offer_due(core: &mut SfuCore, subscriber: u64, publisher: u64) {
+        let s = core
+            .participants
+            .get_mut(&ParticipantId::from_u64(subscriber))
+            .unwrap();
+        s.first_offer_deadline = None;
+        let track = TrackIn {
+            mid: Mid::from("0"),
+            kind: TrackKind::Audio,
+            source: Source::Microphone,
+            simulcast: false,
+            published: Instant::now(),
+            layers: Vec::new(),
+        };
+        s.tracks_out
+            .push(new_track_out(ParticipantId::from_u64(publisher), &track));
+        core.to_negotiate.push(ParticipantId::from_u64(subscriber));
+        core.process_work(Instant::now(), &mut NoNetwork);
+    }
+
+    #[test]
+    fn a_closed_signaling_connection_is_a_leave_and_a_full_one_a_failure() {
+        let (mut core, mut rx) = core_with(&[1, 2, 3]);
+        // 2 is leaving: its connection has closed, its `Leave` is on the way.
+        drop(rx.remove(1));
+        offer_due(&mut core, 2, 1);
+        assert!(!core.participants.contains_key(&ParticipantId::from_u64(2)));
+        assert_eq!(core.stats.participants_failed.load(Ordering::Relaxed), 0);
+        // 3 does not read its events: that is a failure.
+        while rx[1].capacity() > 0 {
+            core.participants[&ParticipantId::from_u64(3)]
+                .tell(SfuEvent::BadCandidate)
+                .unwrap();
+        }
+        offer_due(&mut core, 3, 1);
+        assert!(!core.participants.contains_key(&ParticipantId::from_u64(3)));
+        assert_eq!(core.stats.participants_failed.load(Ordering::Relaxed), 1);
+        assert!(core.participants.contains_key(&ParticipantId::from_u64(1)));
     }
 
     #[test]
@@ -1336,7 +1822,7 @@ mod tests {
             &mut NoNetwork,
         );
         assert!(core.next_speaker_tick.is_none());
-        assert!(core.speakers.is_empty());
+        assert!(core.rooms.is_empty());
     }
 
     /// Datagrams the core sent, for a test peer to read.

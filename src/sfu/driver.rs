@@ -2,7 +2,7 @@
 //! so media never waits behind HTTP or signaling work.
 
 use super::core::{Network, SfuCore};
-use super::{Command, MediaSockets, SfuStats};
+use super::{Command, MediaSockets, SfuConfig, SfuStats};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -90,7 +90,7 @@ impl HealthProbe {
 }
 
 /// Starts the media thread on already bound sockets.
-pub fn start(sockets: MediaSockets) -> io::Result<SfuHandle> {
+pub fn start(sockets: MediaSockets, config: SfuConfig) -> io::Result<SfuHandle> {
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let (shutdown, shutdown_rx) = oneshot::channel();
     let stats = Arc::new(SfuStats::default());
@@ -103,7 +103,7 @@ pub fn start(sockets: MediaSockets) -> io::Result<SfuHandle> {
                 .enable_all()
                 .build()
                 .expect("a current-thread runtime builds");
-            runtime.block_on(run(sockets, rx, shutdown_rx, thread_stats));
+            runtime.block_on(run(sockets, config, rx, shutdown_rx, thread_stats));
         })?;
     Ok(SfuHandle {
         commands,
@@ -139,6 +139,7 @@ impl Network for SocketNetwork<'_> {
 
 async fn run(
     sockets: MediaSockets,
+    config: SfuConfig,
     mut commands: mpsc::Receiver<Command>,
     mut shutdown: oneshot::Receiver<()>,
     stats: Arc<SfuStats>,
@@ -149,7 +150,7 @@ async fn run(
         .into_iter()
         .map(|s| UdpSocket::from_std(s).expect("media socket registers with the runtime"))
         .collect();
-    let mut core = SfuCore::new(announced.clone(), stats);
+    let mut core = SfuCore::new(announced.clone(), config, stats);
     let mut net = SocketNetwork {
         sockets: &udp,
         announced: &announced,

@@ -11,6 +11,8 @@ mod addresses;
 mod core;
 mod driver;
 mod forward;
+mod lastn;
+mod layers;
 mod speaker;
 
 pub use addresses::MediaSockets;
@@ -55,6 +57,13 @@ pub enum Command {
         participant: ParticipantId,
         hold: Hold,
     },
+    /// The heights in pixels at which the participant's client shows the
+    /// others' cameras (0: not shown); others: it did not say
+    /// (`videoSizes`). Replaces what it said before.
+    VideoSizes {
+        participant: ParticipantId,
+        sizes: Vec<(ParticipantId, u16)>,
+    },
     /// Liveness check for the service watchdog: the media thread answers
     /// when it gets to it, which it does only while its loop turns.
     Ping(oneshot::Sender<()>),
@@ -84,6 +93,25 @@ pub enum SfuEvent {
     ActiveSpeaker {
         participant: Option<ParticipantId>,
     },
+    /// Whose camera video the participant receives now (last-N), most
+    /// recently active first; sent when that set changes.
+    VideoForwarded {
+        participants: Vec<ParticipantId>,
+    },
+}
+
+/// How the SFU treats rooms (from `[rooms]` of the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SfuConfig {
+    /// Each subscriber receives the camera video of this many most recently
+    /// active participants (0: all).
+    pub last_n: u32,
+}
+
+impl Default for SfuConfig {
+    fn default() -> Self {
+        SfuConfig { last_n: 9 }
+    }
 }
 
 /// Media of one participant that the SFU holds back instead of forwarding.

@@ -5,7 +5,7 @@
 use super::hub::{ConnectionSlot, Hub, JoinArgs, Outbox, ToClient};
 use super::messages::{
     ChatView, ClientMessage, P2pPayload, P2pStateName, PROTOCOL_VERSION, ParticipantView,
-    ServerMessage, SettingsView, SignalingError, SourceName, TrackView, close,
+    ServerMessage, SettingsView, SignalingError, SourceName, TrackView, close, video_sizes,
 };
 use super::rate::{ChatRate, MessageRate, Verdict};
 use crate::ids::ParticipantId;
@@ -343,6 +343,19 @@ impl Connection {
                 });
                 self.reply(outcome).await
             }
+            ClientMessage::VideoSizes { sizes } => {
+                let max = self.hub.limits.max_participants_per_room as usize;
+                match video_sizes(sizes, max) {
+                    Ok(sizes) => {
+                        self.forward_to_sfu(|participant| Command::VideoSizes {
+                            participant,
+                            sizes,
+                        })
+                        .await
+                    }
+                    Err(e) => self.refuse(e).await,
+                }
+            }
             ClientMessage::UnlockRoom => {
                 let outcome = self
                     .joined()
@@ -512,6 +525,10 @@ impl Connection {
             SfuEvent::BadCandidate => self.refuse(SignalingError::BadCandidate).await,
             SfuEvent::ActiveSpeaker { participant } => {
                 self.send(&ServerMessage::ActiveSpeaker { id: participant })
+                    .await
+            }
+            SfuEvent::VideoForwarded { participants } => {
+                self.send(&ServerMessage::VideoForwarded { participants })
                     .await
             }
             SfuEvent::Failed { reason } => {

@@ -80,6 +80,11 @@ pub enum ClientMessage {
     GrantModerator {
         id: String,
     },
+    VideoSizes {
+        /// participant id → pixel height at which the client shows that
+        /// participant's camera (0: not shown).
+        sizes: std::collections::BTreeMap<String, u32>,
+    },
 }
 
 /// `offer.sources` values.
@@ -221,6 +226,7 @@ impl std::fmt::Debug for ClientMessage {
             ClientMessage::LockRoom { .. } => "lockRoom",
             ClientMessage::UnlockRoom => "unlockRoom",
             ClientMessage::GrantModerator { .. } => "grantModerator",
+            ClientMessage::VideoSizes { .. } => "videoSizes",
         };
         write!(f, "ClientMessage::{kind}")
     }
@@ -248,6 +254,7 @@ const CLIENT_TYPES: &[&str] = &[
     "lockRoom",
     "unlockRoom",
     "grantModerator",
+    "videoSizes",
 ];
 
 impl ClientMessage {
@@ -442,6 +449,32 @@ pub enum ServerMessage {
         locked: bool,
         by: ParticipantId,
     },
+    VideoForwarded {
+        participants: Vec<ParticipantId>,
+    },
+}
+
+/// A `videoSizes` map checked for the SFU: at most `max_entries` entries
+/// (more is `bad-message`), entries naming no valid participant id
+/// skipped, heights capped at 65535.
+pub fn video_sizes(
+    sizes: std::collections::BTreeMap<String, u32>,
+    max_entries: usize,
+) -> Result<Vec<(ParticipantId, u16)>, SignalingError> {
+    if sizes.len() > max_entries {
+        return Err(SignalingError::BadMessage(format!(
+            "videoSizes names more than {max_entries} participants."
+        )));
+    }
+    Ok(sizes
+        .into_iter()
+        .filter_map(|(id, h)| {
+            Some((
+                ParticipantId::parse(&id)?,
+                h.min(u32::from(u16::MAX)) as u16,
+            ))
+        })
+        .collect())
 }
 
 impl ServerMessage {
@@ -864,6 +897,44 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn video_sizes_are_bounded_and_video_forwarded_has_its_shape() {
+        let sizes = |text: &str| match ClientMessage::parse(text) {
+            Ok(ClientMessage::VideoSizes { sizes }) => video_sizes(sizes, 3),
+            Ok(_) => panic!("not videoSizes"),
+            Err(e) => Err(e),
+        };
+        let one = ParticipantId::from_u64(1);
+        assert_eq!(
+            sizes(r#"{"type":"videoSizes","sizes":{"0000000000000001":360,"nobody":5,"0000000000000002":100000}}"#)
+                .unwrap(),
+            vec![(one, 360), (ParticipantId::from_u64(2), u16::MAX)]
+        );
+        assert_eq!(
+            sizes(r#"{"type":"videoSizes","sizes":{}}"#).unwrap(),
+            vec![]
+        );
+        for bad in [
+            r#"{"type":"videoSizes"}"#,
+            r#"{"type":"videoSizes","sizes":[1]}"#,
+            r#"{"type":"videoSizes","sizes":{"0000000000000001":-1}}"#,
+            r#"{"type":"videoSizes","sizes":{"0000000000000001":1.5}}"#,
+            r#"{"type":"videoSizes","sizes":{"a":1,"b":2,"c":3,"d":4}}"#,
+        ] {
+            assert!(
+                matches!(sizes(bad), Err(SignalingError::BadMessage(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            ServerMessage::VideoForwarded {
+                participants: vec![one]
+            }
+            .to_json(),
+            r#"{"type":"videoForwarded","participants":["0000000000000001"]}"#
+        );
     }
 
     #[test]
