@@ -6,6 +6,7 @@
 #   make image       image/out/funkraum.raw and .qcow2, the bootable appliance
 #                    (SSH_PUBKEY=~/.ssh/id_ed25519.pub for root's SSH login)
 #   make image-test  boot that image in qemu and check the running appliance
+#   make test-ansible  ansible-lint, then ansible/site.yml against that image in qemu
 #
 # Debian packages the tests need; installed when missing (as root), otherwise
 # the run stops naming them.
@@ -17,13 +18,16 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # Debian packages for building and checking the appliance (image/, tests/appliance/).
 APPLIANCE_DEBS := dpkg-dev lintian mmdebstrap umoci skopeo runc dosfstools mtools \
 	fdisk e2fsprogs qemu-utils ovmf nftables iproute2 iputils-ping openssh-client \
-	curl python3 systemd
+	curl openssl python3 systemd
+# Debian's ansible and ansible-lint, for the role in ansible/.
+ANSIBLE_DEBS := ansible ansible-lint
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 OUT := image/out
 DEB := $(OUT)/funkraum_$(VERSION)_amd64.deb
 
 .PHONY: all build release test test-deps test-rust test-browser lint clean
 .PHONY: appliance-deps deb oci image image-test test-appliance
+.PHONY: ansible-deps ansible-lint test-ansible
 
 all: build
 
@@ -53,11 +57,12 @@ test-browser: build
 	node tests/browser/run-all.mjs
 
 # The appliance: sandbox score, firewall, package, container, disk image
-# booted in qemu. Each script prints its checks and "N passed, N failed".
+# booted in qemu, the ansible role deploying to it. Each script prints its
+# checks and "N passed, N failed".
 test-appliance: appliance-deps build
 	tests/appliance/unit-is-sandboxed.sh $(TARGET_DIR)/debug/funkraum
 	tests/appliance/firewall-opens-only-funkraum-ports.sh
-	$(MAKE) oci image-test
+	$(MAKE) oci image-test test-ansible
 
 appliance-deps:
 	@./tests/install-deps.sh $(APPLIANCE_DEBS)
@@ -74,6 +79,19 @@ image: deb
 
 image-test: image
 	tests/appliance/disk-image-boots-and-serves.sh $(OUT)/funkraum.raw $(DEB)
+
+ansible-deps:
+	@./tests/install-deps.sh $(ANSIBLE_DEBS)
+
+# The highest profile Debian's ansible-lint (6.13) knows; offline: it
+# installs no collections.
+ansible-lint: ansible-deps
+	cd ansible && ansible-lint --offline --profile production
+
+# The role deploys to the disk image booted in qemu; a second run changes
+# nothing (ansible/README.md).
+test-ansible: ansible-lint image
+	tests/appliance/ansible-deploys-the-appliance.sh $(OUT)/funkraum.raw $(DEB)
 
 clean:
 	rm -rf $(OUT)
