@@ -84,6 +84,10 @@ pub struct ClientOptions {
     pub p2p: bool,
     /// Extra fields for the `join` message (`moderatorSecret`, `password`).
     pub join_fields: Option<Value>,
+    /// Publish the camera as three simulcast layers (rids `q`, `h`, `f`
+    /// of [`media::LAYERS`]), each payload naming its layer, each layer
+    /// answering keyframe requests for its own SSRC.
+    pub simulcast: bool,
 }
 
 impl Default for ClientOptions {
@@ -103,6 +107,7 @@ impl Default for ClientOptions {
             audio_level: None,
             p2p: false,
             join_fields: None,
+            simulcast: false,
         }
     }
 }
@@ -127,6 +132,19 @@ pub struct TrackStats {
 
 /// A remote track that delivered media: whose, its SSRC, the track.
 type RemoteTrack = (OfferedTrack, u32, Arc<dyn TrackRemote>);
+
+/// One video packet that arrived, as the subscriber's decoder sees it.
+#[derive(Debug, Clone)]
+pub struct ReceivedVideo {
+    pub seq: u16,
+    pub timestamp: u32,
+    pub picture_id: Option<u16>,
+    pub tl0: Option<u8>,
+    /// The simulcast layer the publisher sent it on (its payload says).
+    pub layer: Option<char>,
+    pub keyframe: bool,
+    pub at: Instant,
+}
 
 /// Everything the client's tasks share with the test.
 #[derive(Default)]
@@ -160,6 +178,12 @@ struct Shared {
     audio_level: AtomicU8,
     /// The direct connection to the peer, with `ClientOptions::p2p`.
     p2p: Arc<P2pShared>,
+    /// Publisher id → every video packet received from it, in order.
+    video_log: Mutex<BTreeMap<String, Vec<ReceivedVideo>>>,
+    /// The REMB this client sends for the video it receives (0: none).
+    remb: AtomicU64,
+    /// Keyframe requests that reached each simulcast layer we send.
+    layer_keyframe_requests: Mutex<BTreeMap<char, u64>>,
 }
 
 impl Shared {
@@ -280,7 +304,9 @@ impl TestClient {
         if options.audio {
             senders.push(add_local_track(&pc, Kind::Audio).await);
         }
-        if options.video {
+        if options.video && options.simulcast {
+            senders.push(add_simulcast_track(&pc).await);
+        } else if options.video {
             senders.push(add_local_track(&pc, Kind::Video).await);
         }
         let mut screen = None;
@@ -310,6 +336,7 @@ impl TestClient {
                 outgoing: out_tx.clone(),
             },
         )));
+        tasks.push(tokio::spawn(send_remb(shared.clone())));
         if !senders.is_empty() {
             tasks.push(tokio::spawn(publish(
                 shared.clone(),
@@ -475,6 +502,66 @@ impl TestClient {
     /// Keyframe requests (PLI/FIR) that reached our video publisher.
     pub fn keyframe_requests(&self) -> u64 {
         self.shared.keyframe_requests.load(Ordering::Relaxed)
+    }
+
+    /// Keyframe requests that reached each simulcast layer we send.
+    pub fn layer_keyframe_requests(&self) -> BTreeMap<char, u64> {
+        self.shared.layer_keyframe_requests.lock().unwrap().clone()
+    }
+
+    /// Every video packet received from `participant`, in order of arrival.
+    pub fn video_log(&self, participant: &str) -> Vec<ReceivedVideo> {
+        self.shared
+            .video_log
+            .lock()
+            .unwrap()
+            .get(participant)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until a video packet from `participant` after the first
+    /// `from` of them satisfies `pred`; returns its index in the log.
+    pub async fn wait_video(
+        &mut self,
+        participant: &str,
+        from: usize,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&ReceivedVideo) -> bool,
+    ) -> usize {
+        let shared = self.shared.clone();
+        let key = participant.to_string();
+        self.wait_until(within, what, || {
+            let log = shared.video_log.lock().unwrap();
+            let packets = log.get(&key)?;
+            packets
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, v)| pred(v))
+                .map(|(i, _)| i)
+        })
+        .await
+    }
+
+    /// Sends `videoSizes`: the pixel height at which we show each of these
+    /// participants' cameras.
+    pub fn send_video_sizes(&self, sizes: &[(&str, u32)]) {
+        let sizes: serde_json::Map<String, Value> = sizes
+            .iter()
+            .map(|(id, h)| (id.to_string(), json!(h)))
+            .collect();
+        self.send_json(json!({"type": "videoSizes", "sizes": sizes}));
+    }
+
+    /// From now on reports, twice a second, a REMB of `bits_per_second`
+    /// for every video stream it receives: the most this receiver says it
+    /// can take, as a browser with a thin downlink would. `None` stops.
+    pub fn set_remb(&self, bits_per_second: Option<u64>) {
+        self.shared
+            .remb
+            .store(bits_per_second.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Sends a PLI for `participant`'s video, as a decoder that lost the
@@ -769,6 +856,8 @@ struct LocalTrack {
     track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn webrtc::rtp_transceiver::RtpSender>,
     transceiver: Arc<dyn RtpTransceiver>,
+    /// Simulcast: each layer's rid and SSRC (empty otherwise).
+    layers: Vec<(char, u32)>,
 }
 
 async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack {
@@ -813,6 +902,111 @@ async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack
         track,
         sender,
         transceiver,
+        layers: Vec::new(),
+    }
+}
+
+/// The camera as three simulcast layers ([`media::LAYERS`]): one track,
+/// one send-only m-line, one SSRC per rid.
+async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>) -> LocalTrack {
+    let layers: Vec<(char, u32)> = media::LAYERS
+        .iter()
+        .map(|&(rid, _, _)| (rid, rand::random()))
+        .collect();
+    let encodings = layers
+        .iter()
+        .map(|&(rid, ssrc)| RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                rid: rid.to_string(),
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: vp8(),
+            ..Default::default()
+        })
+        .collect();
+    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        "test-client".to_owned(),
+        "test-client-simulcast".to_owned(),
+        "synthetic simulcast video".to_owned(),
+        RtpCodecKind::Video,
+        encodings,
+    )));
+    let transceiver = pc
+        .add_transceiver_from_track(
+            track.clone() as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                streams: vec![],
+                send_encodings: vec![],
+            }),
+        )
+        .await
+        .expect("add a send-only simulcast transceiver");
+    let sender = transceiver
+        .sender()
+        .await
+        .expect("transceiver is alive")
+        .expect("a track-backed transceiver has a sender");
+    LocalTrack {
+        kind: Kind::Video,
+        ssrc: layers[0].1,
+        track,
+        sender,
+        transceiver,
+        layers,
+    }
+}
+
+/// A header extension written as it is (the `sdes:mid` and
+/// `sdes:rtp-stream-id` strings, which the webrtc crate does not add).
+struct RawExtension(Vec<u8>);
+
+impl rtc::shared::marshal::MarshalSize for RawExtension {
+    fn marshal_size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl rtc::shared::marshal::Marshal for RawExtension {
+    fn marshal_to(&self, buf: &mut [u8]) -> rtc::shared::error::Result<usize> {
+        buf[..self.0.len()].copy_from_slice(&self.0);
+        Ok(self.0.len())
+    }
+}
+
+fn raw_extension(uri: &'static str, value: &str) -> rtp::extension::HeaderExtension {
+    rtp::extension::HeaderExtension::Custom {
+        uri: uri.into(),
+        extension: Box::new(RawExtension(value.as_bytes().to_vec())),
+    }
+}
+
+/// Reports the REMB the test set, twice a second, for every video stream
+/// received so far.
+async fn send_remb(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let bitrate = shared.remb.load(Ordering::Relaxed);
+        if bitrate == 0 {
+            continue;
+        }
+        let tracks: Vec<(u32, Arc<dyn TrackRemote>)> = shared
+            .remote_tracks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _, _)| t.kind == Kind::Video)
+            .map(|(_, ssrc, track)| (*ssrc, track.clone()))
+            .collect();
+        let Some((_, track)) = tracks.first() else {
+            continue;
+        };
+        let ssrcs = tracks.iter().map(|(ssrc, _)| *ssrc).collect();
+        let _ = track
+            .write_rtcp(vec![super::keyframes::remb(bitrate, ssrcs)])
+            .await;
     }
 }
 
@@ -1190,6 +1384,24 @@ async fn count_packets(track: Arc<dyn TrackRemote>, offered: OfferedTrack, share
             None => shared.problem("a packet without the synthetic tag arrived".into()),
         }
         let keyframe = offered.kind == Kind::Video && media::vp8_is_keyframe(&packet.payload);
+        if offered.kind == Kind::Video {
+            let (picture_id, tl0) = media::vp8_picture_id(&packet.payload);
+            shared
+                .video_log
+                .lock()
+                .unwrap()
+                .entry(offered.participant.clone())
+                .or_default()
+                .push(ReceivedVideo {
+                    seq: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    picture_id,
+                    tl0,
+                    layer: media::layer_of(&packet.payload),
+                    keyframe,
+                    at: now,
+                });
+        }
         *shared
             .received_sources
             .lock()
@@ -1217,11 +1429,24 @@ async fn publish(
     if answered.wait_for(|a| *a).await.is_err() {
         return;
     }
-    // Keyframe requests for the video track, answered with the next frame.
+    // Keyframe requests for the video track, answered with the next frame
+    // (of the layer whose SSRC they name, with simulcast).
     let keyframe_wanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let layer_wanted: Arc<Vec<(char, u32, std::sync::atomic::AtomicBool)>> = Arc::new(
+        tracks
+            .iter()
+            .flat_map(|t| &t.layers)
+            .map(|&(rid, ssrc)| (rid, ssrc, std::sync::atomic::AtomicBool::new(false)))
+            .collect(),
+    );
     let mut listeners = Vec::new();
     for t in tracks.iter().filter(|t| t.kind == Kind::Video) {
-        let (track, shared, wanted) = (t.track.clone(), shared.clone(), keyframe_wanted.clone());
+        let (track, shared, wanted, layers) = (
+            t.track.clone(),
+            shared.clone(),
+            keyframe_wanted.clone(),
+            layer_wanted.clone(),
+        );
         listeners.push(AbortOnDrop(tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 let TrackLocalEvent::OnRtcpPacket(packets) = event else {
@@ -1234,6 +1459,20 @@ async fn publish(
                 if n > 0 {
                     shared.keyframe_requests.fetch_add(n, Ordering::Relaxed);
                     wanted.store(true, Ordering::Relaxed);
+                }
+                for ssrc in packets
+                    .iter()
+                    .flat_map(|p| super::keyframes::requested_ssrcs(p.as_ref()))
+                {
+                    if let Some((rid, _, flag)) = layers.iter().find(|(_, s, _)| *s == ssrc) {
+                        flag.store(true, Ordering::Relaxed);
+                        *shared
+                            .layer_keyframe_requests
+                            .lock()
+                            .unwrap()
+                            .entry(*rid)
+                            .or_default() += 1;
+                    }
                 }
             }
         })));
@@ -1267,11 +1506,72 @@ async fn publish(
     let own = shared.own_id.clone();
     let mut seq: u16 = rand::random();
     let mut frame: u64 = 0;
+    // Simulcast: each layer's own sequence numbers, RTP clock offset,
+    // picture ids and TL0PICIDX, as separate encoders have.
+    let mut layer_state: Vec<(u16, u32, u16, u8)> = layer_wanted
+        .iter()
+        .map(|_| {
+            (
+                rand::random(),
+                rand::random(),
+                rand::random::<u16>() & 0x7fff,
+                rand::random(),
+            )
+        })
+        .collect();
+    let mut mids = Vec::new();
+    for t in &tracks {
+        mids.push(t.transceiver.mid().await.ok().flatten().unwrap_or_default());
+    }
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / media::PACKETS_PER_SECOND));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
-        for (t, &pt) in tracks.iter().zip(&pts) {
+        for ((t, &pt), mid) in tracks.iter().zip(&pts).zip(&mids) {
+            if !t.layers.is_empty() {
+                for (i, &(rid, ssrc)) in t.layers.iter().enumerate() {
+                    let (_, height, size) = media::LAYERS[i];
+                    let state = &mut layer_state[i];
+                    let keyframe = frame == 0
+                        || keyframe_interval.is_some_and(|n| frame.is_multiple_of(n))
+                        || layer_wanted[i].2.swap(false, Ordering::Relaxed);
+                    state.0 = state.0.wrapping_add(1);
+                    state.2 = (state.2 + 1) & 0x7fff;
+                    state.3 = state.3.wrapping_add(1);
+                    let payload = media::vp8_layer_payload(
+                        &own, rid, state.2, state.3, keyframe, height, size,
+                    );
+                    let packet = rtp::packet::Packet {
+                        header: rtp::header::Header {
+                            version: 2,
+                            marker: true,
+                            payload_type: pt,
+                            sequence_number: state.0,
+                            timestamp: state.1.wrapping_add((frame * 1800) as u32),
+                            ssrc,
+                            ..Default::default()
+                        },
+                        payload: payload.into(),
+                    };
+                    let extensions = [
+                        raw_extension("urn:ietf:params:rtp-hdrext:sdes:mid", mid),
+                        raw_extension(
+                            "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+                            &rid.to_string(),
+                        ),
+                    ];
+                    match t.track.write_rtp_with_extensions(packet, &extensions).await {
+                        Ok(()) => {
+                            shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) if frame < 3 => {
+                            shared.problem(format!("cannot send simulcast layer {rid}: {e}"))
+                        }
+                        Err(_) => {}
+                    }
+                }
+                continue;
+            }
             let (payload, timestamp) = match t.kind {
                 Kind::Audio => (media::opus_payload(&own), (frame * 960) as u32),
                 Kind::Video => {

@@ -83,3 +83,28 @@ impl Interceptor for KeyframeRequestForwarder {
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
+
+/// The SSRCs a keyframe request (PLI or FIR) asks for a keyframe on.
+pub fn requested_ssrcs(packet: &dyn rtc::rtcp::Packet) -> Vec<u32> {
+    let any = packet.as_any();
+    if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+        return vec![pli.media_ssrc];
+    }
+    if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+        return fir.fir.iter().map(|e| e.ssrc).collect();
+    }
+    Vec::new()
+}
+
+/// A REMB (the receiver's estimate of the most it can take, in bits per
+/// second) for the streams `ssrcs`, as a receiver without transport-wide
+/// congestion control sends it.
+pub fn remb(bitrate: u64, ssrcs: Vec<u32>) -> Box<dyn rtc::rtcp::Packet> {
+    Box::new(
+        rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 0,
+            bitrate: bitrate as f32,
+            ssrcs,
+        },
+    )
+}

@@ -115,3 +115,80 @@ pub fn publisher_of(payload: &[u8]) -> Option<String> {
     let id = payload.get(at..at + ID_LEN)?;
     String::from_utf8(id.to_vec()).ok()
 }
+
+/// The simulcast layers of a synthetic camera: rid, frame height, payload
+/// bytes per packet (one packet per 20 ms frame, so about 60, 180 and 420
+/// kbit/s on the wire). Lowest first, as a browser's `sendEncodings`.
+pub const LAYERS: [(char, u16, usize); 3] = [('q', 180, 100), ('h', 360, 400), ('f', 720, 1000)];
+
+/// A one-packet VP8 frame of one simulcast layer, as browsers send them: a
+/// payload descriptor with a 15-bit picture id, TL0PICIDX and TID, the
+/// frame header (a keyframe with its size, 16:9), the tag with the
+/// publisher's id and `/` + the layer's rid, and filler up to `size` bytes.
+pub fn vp8_layer_payload(
+    publisher: &str,
+    layer: char,
+    picture_id: u16,
+    tl0: u8,
+    keyframe: bool,
+    height: u16,
+    size: usize,
+) -> Vec<u8> {
+    let pid = picture_id & 0x7fff;
+    // X=1 S=1 PID=0 | I=1 L=1 T=1 | M=1 + picture id | TL0PICIDX | TID=0
+    let mut p = vec![0x90, 0xe0, 0x80 | (pid >> 8) as u8, pid as u8, tl0, 0x00];
+    let first_partition_size: u32 = 24;
+    let tag = (first_partition_size << 5) | (1 << 4) | u32::from(!keyframe);
+    p.extend_from_slice(&tag.to_le_bytes()[..3]);
+    if keyframe {
+        p.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+        p.extend_from_slice(&(height / 9 * 16).to_le_bytes());
+        p.extend_from_slice(&height.to_le_bytes());
+    }
+    push_tag(&mut p, publisher);
+    p.push(b'/');
+    p.push(layer as u8);
+    p.resize(size.max(p.len()), 0x55);
+    p
+}
+
+/// The rid a [`vp8_layer_payload`] names.
+pub fn layer_of(payload: &[u8]) -> Option<char> {
+    let at = payload.windows(TAG.len()).position(|w| w == TAG)? + TAG.len() + ID_LEN;
+    match payload.get(at..at + 2)? {
+        [b'/', l] => Some(*l as char),
+        _ => None,
+    }
+}
+
+/// The VP8 picture id and TL0PICIDX of a payload's descriptor, where present.
+pub fn vp8_picture_id(payload: &[u8]) -> (Option<u16>, Option<u8>) {
+    let (Some(&first), Some(&x)) = (payload.first(), payload.get(1)) else {
+        return (None, None);
+    };
+    if first & 0x80 == 0 {
+        return (None, None);
+    }
+    let mut at = 2;
+    let mut id = None;
+    if x & 0x80 != 0 {
+        let Some(&b) = payload.get(at) else {
+            return (None, None);
+        };
+        if b & 0x80 != 0 {
+            id = payload
+                .get(at + 1)
+                .map(|&lo| (u16::from(b & 0x7f) << 8) | u16::from(lo));
+            at += 2;
+        } else {
+            id = Some(u16::from(b));
+            at += 1;
+        }
+    }
+    let tl0 = if x & 0x40 != 0 {
+        payload.get(at).copied()
+    } else {
+        None
+    };
+    (id, tl0)
+}
