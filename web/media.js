@@ -1,9 +1,13 @@
 // The local camera and microphone: acquiring, switching devices, releasing.
 // No DOM code here.
 
+import { CAMERA_CAPTURE_HEIGHT } from './rtc.js';
+
+// As tall as the simulcast layers need (rtc.js); the room's caps, once
+// known, may lower it.
 const VIDEO_CONSTRAINTS = {
-    width: { ideal: 640 },
-    height: { ideal: 360 },
+    width: { ideal: Math.round((CAMERA_CAPTURE_HEIGHT * 16) / 9) },
+    height: { ideal: CAMERA_CAPTURE_HEIGHT },
     frameRate: { ideal: 24, max: 30 },
 };
 const AUDIO_CONSTRAINTS = {
@@ -150,7 +154,9 @@ export class LocalMedia extends EventTarget {
         /** @type {MediaTrackConstraints} */
         const c = { ...VIDEO_CONSTRAINTS };
         if (this.videoMaxHeight > 0) {
-            c.height = { ideal: Math.min(360, this.videoMaxHeight), max: this.videoMaxHeight };
+            const ideal = Math.min(CAMERA_CAPTURE_HEIGHT, this.videoMaxHeight);
+            c.width = { ideal: Math.round((ideal * 16) / 9) };
+            c.height = { ideal, max: this.videoMaxHeight };
         }
         if (this.videoMaxFramerate > 0) {
             const max = Math.min(30, this.videoMaxFramerate);

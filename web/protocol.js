@@ -15,7 +15,9 @@
 // browser, and the server connection stays up, silent, for the way back.
 
 import { DirectLink } from './p2p.js';
-import { preferCodec, encodingFor, setSending } from './rtc.js';
+import {
+    preferCodec, encodingFor, setSending, cameraLayers, cameraSingle,
+} from './rtc.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -206,6 +208,8 @@ export function mediaKey(participant, source) {
  *   {participant, source, kind}: that source is gone
  * - `chat` {message: ChatMessage}
  * - `activespeaker` {id: string|null}
+ * - `videoforwarded` {} whose camera we receive changed (see
+ *   {@link Conference#receivesVideo})
  * - `mode` {mode: 'sfu'|'p2p', direct: boolean} direct: media goes browser to browser
  * - `muted` {by: string} a moderator muted our microphone
  * - `roomlocked` {locked: boolean, by: string}
@@ -251,6 +255,16 @@ export class Conference extends EventTarget {
         this.chat = [];
         /** @type {string|null} */
         this.activeSpeaker = null;
+        /**
+         * Whose camera the server forwards to us (`videoForwarded`, "Last-N");
+         * null until the server says: then everyone's.
+         * @type {Set<string>|null}
+         */
+        this.forwarded = null;
+        /** @type {Record<string, number>} the sizes the UI shows cameras at */
+        this.videoSizes = {};
+        /** The last `videoSizes` sent, as JSON (sent only on change). */
+        this.sentVideoSizes = '';
         /** @type {WebSocket|null} */
         this.socket = null;
         /** @type {RTCPeerConnection|null} */
@@ -464,6 +478,10 @@ export class Conference extends EventTarget {
         case 'mode':
             this.onMode(m);
             break;
+        case 'videoForwarded':
+            this.forwarded = new Set(Array.isArray(m.participants) ? m.participants.map(String) : []);
+            this.emit('videoforwarded', {});
+            break;
         case 'p2pSignal':
             if (this.link && String(m.from) === this.link.peer) {
                 this.link.onSignal(m);
@@ -585,11 +603,7 @@ export class Conference extends EventTarget {
             direction: 'sendonly',
             streams: [stream],
         });
-        this.videoTransceiver = pc.addTransceiver(video, {
-            direction: 'sendonly',
-            streams: [stream],
-            sendEncodings: [encodingFor('camera', this.settings)],
-        });
+        this.videoTransceiver = addCamera(pc, video, stream, this.settings);
         preferCodec(this.audioTransceiver, 'audio');
         preferCodec(this.videoTransceiver, 'video');
 
@@ -719,6 +733,10 @@ export class Conference extends EventTarget {
         // An answer to an offer we rolled back has nothing to apply to.
         if (pc.signalingState !== 'have-local-offer') return;
         await pc.setRemoteDescription({ type: 'answer', sdp });
+        // Through the sender queue: Firefox loses an encoding change made
+        // while a replaceTrack is pending.
+        const camera = this.videoTransceiver;
+        this.routing = this.routing.then(() => unscaleSingleLayer(camera, this.settings)).catch(() => {});
     }
 
     // --- own media ----------------------------------------------------------
@@ -856,6 +874,48 @@ export class Conference extends EventTarget {
         if (this.id) this.send({ type: 'mediaState', audio: this.audio, video: this.video });
     }
 
+    // --- what we receive ----------------------------------------------------
+
+    /**
+     * Whether we receive this participant's camera now: from the peer while
+     * media goes browser to browser, else when the server forwards it
+     * (`videoForwarded`; everyone's until the first one arrives). A camera
+     * that is on but not received is shown as an avatar, not frozen.
+     * @param {string} participant
+     */
+    receivesVideo(participant) {
+        if (this.direct && this.link && participant === this.link.peer) return true;
+        return this.forwarded === null || this.forwarded.has(participant);
+    }
+
+    /**
+     * The heights in device pixels at which the UI shows the others'
+     * cameras now (0: not shown). Sent to the server as `videoSizes` when
+     * it changed; the peer is left out while its media comes browser to
+     * browser (the server does not send it then).
+     * @param {Record<string, number>} sizes
+     */
+    setVideoSizes(sizes) {
+        this.videoSizes = { ...sizes };
+        this.sendVideoSizes();
+    }
+
+    /** @private */
+    sendVideoSizes() {
+        if (!this.id || this.closed) return;
+        const peer = this.direct && this.link ? this.link.peer : null;
+        /** @type {Record<string, number>} */
+        const sizes = {};
+        for (const id of Object.keys(this.videoSizes).sort()) {
+            if (id === peer || id === this.id || !this.participants.has(id)) continue;
+            sizes[id] = Math.max(0, Math.min(65535, Math.round(this.videoSizes[id])));
+        }
+        const json = JSON.stringify(sizes);
+        if (json === this.sentVideoSizes) return;
+        this.sentVideoSizes = json;
+        this.send({ type: 'videoSizes', sizes });
+    }
+
     // --- room actions -------------------------------------------------------
 
     /**
@@ -938,6 +998,7 @@ export class Conference extends EventTarget {
             // Our media now goes only browser to browser.
             this.routeSenders().catch(() => {});
             this.syncMedia();
+            this.sendVideoSizes();
             this.startLevelWatch();
             this.emit('mode', { mode: this.mode, direct: true });
         });
@@ -970,7 +1031,10 @@ export class Conference extends EventTarget {
         this.direct = false;
         this.stopLevelWatch();
         this.routeSenders().catch(() => {});
-        if (wasDirect) this.syncMedia();
+        if (wasDirect) {
+            this.syncMedia();
+            this.sendVideoSizes();
+        }
         link.close();
     }
 
@@ -1091,6 +1155,53 @@ export class Conference extends EventTarget {
             }
         }
         this.emit('closed', { code, reason, expected, error: this.fatalError });
+    }
+}
+
+/**
+ * Adds the camera's m-line to the server connection, in three simulcast
+ * layers (docs/protocol.md, "Simulcast"); one layer where the browser
+ * refuses them.
+ * @param {RTCPeerConnection} pc
+ * @param {MediaStreamTrack|'video'} video
+ * @param {MediaStream} stream
+ * @param {Settings} settings
+ * @returns {RTCRtpTransceiver}
+ */
+function addCamera(pc, video, stream, settings) {
+    try {
+        return pc.addTransceiver(video, {
+            direction: 'sendonly',
+            streams: [stream],
+            sendEncodings: cameraLayers(settings),
+        });
+    } catch {
+        return pc.addTransceiver(video, {
+            direction: 'sendonly',
+            streams: [stream],
+            sendEncodings: [cameraSingle(settings)],
+        });
+    }
+}
+
+/**
+ * After an answer that did not take the camera's simulcast, the browser
+ * keeps only the first encoding, the quarter-size layer: make that one
+ * the full picture again.
+ * @param {RTCRtpTransceiver|null} t
+ * @param {Settings} settings
+ */
+async function unscaleSingleLayer(t, settings) {
+    if (!t || isStopped(t)) return;
+    const params = t.sender.getParameters();
+    const encodings = params.encodings ?? [];
+    if (encodings.length !== 1 || (encodings[0].scaleResolutionDownBy ?? 1) === 1) return;
+    const { active } = encodings[0];
+    params.encodings = [{ ...encodings[0], ...cameraSingle(settings), scaleResolutionDownBy: 1, active }];
+    try {
+        await t.sender.setParameters(params);
+    } catch {
+        // Still a picture, only a small one.
     }
 }
 

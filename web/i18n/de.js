@@ -106,6 +106,8 @@ const de = {
     micUnmutedState: 'Mikrofon an',
     camOffState: 'Kamera aus',
     camOnState: 'Kamera an',
+    videoPaused: 'Video pausiert',
+    videoPausedExplained: 'Kamera an, Video pausiert: Dieser Raum sendet nur das Video der Personen, die zuletzt gesprochen haben.',
     joinedNotice: (/** @type {string} */ name) => `${name} ist eingetreten.`,
     leftNotice: (/** @type {string} */ name) => `${name} ist gegangen.`,
     aloneHint: 'Du bist allein hier. Teil den Link, um andere einzuladen.',

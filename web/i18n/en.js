@@ -105,6 +105,8 @@ const en = {
     micUnmutedState: 'microphone on',
     camOffState: 'camera off',
     camOnState: 'camera on',
+    videoPaused: 'Video paused',
+    videoPausedExplained: 'Camera on, video paused: this room sends only the video of the people who spoke last.',
     joinedNotice: (/** @type {string} */ name) => `${name} joined.`,
     leftNotice: (/** @type {string} */ name) => `${name} left.`,
     aloneHint: 'You are the only one here. Share the link to invite others.',

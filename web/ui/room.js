@@ -61,11 +61,14 @@ export function newRoomUi() {
  * @property {HTMLElement} label
  * @property {HTMLElement} badges
  * @property {HTMLElement|null} avatar
+ * @property {HTMLElement|null} hint   says why a camera that is on shows no video
  * @property {MediaStreamTrack|null} videoTrack
  * @property {MediaStreamTrack|null} audioTrack
  */
 
 const NOTICE_MS = 6000;
+/** Layout changes settle this long before the tile sizes go to the server. */
+const SIZES_DEBOUNCE_MS = 300;
 
 /**
  * @param {import('../app.js').App} app
@@ -247,6 +250,34 @@ export function showRoom(app, conference, media) {
         setTimeout(() => note.remove(), NOTICE_MS);
     };
 
+    // --- the sizes the others' cameras are shown at ------------------------
+    /** @type {ReturnType<typeof setTimeout>|null} */
+    let sizesTimer = null;
+    /**
+     * Tells the server, once the layout has settled, how tall each remote
+     * camera is shown in device pixels (0: not shown), so that it sends the
+     * simulcast layer that fits.
+     */
+    const scheduleSizes = () => {
+        if (sizesTimer !== null || disposed) return;
+        sizesTimer = setTimeout(() => {
+            sizesTimer = null;
+            if (disposed) return;
+            const dpr = window.devicePixelRatio || 1;
+            /** @type {Record<string, number>} */
+            const sizes = {};
+            for (const id of conference.participants.keys()) {
+                const tile = tileMap.get(id);
+                const shown = tile && tile.el.isConnected ? tile.el.getBoundingClientRect().height : 0;
+                sizes[id] = Math.round(shown * dpr);
+            }
+            conference.setVideoSizes(sizes);
+        }, SIZES_DEBOUNCE_MS);
+    };
+    const sizeObserver = new ResizeObserver(scheduleSizes);
+    // Zooming changes devicePixelRatio and fires `resize`.
+    window.addEventListener('resize', scheduleSizes);
+
     // --- tiles -------------------------------------------------------------
     /**
      * @param {string} participant
@@ -270,6 +301,7 @@ export function showRoom(app, conference, media) {
         const label = h('span', { class: 'tile-name' });
         const badges = h('span', { class: 'badges' });
         const avatar = screen ? null : h('div', { class: 'avatar', 'aria-hidden': 'true' });
+        const hint = screen || self ? null : h('span', { class: 'visually-hidden tile-hint' });
         const el = h('figure', {
             class: screen ? 'tile screen' : 'tile',
             role: 'listitem',
@@ -279,7 +311,7 @@ export function showRoom(app, conference, media) {
         video,
         audio,
         avatar,
-        h('figcaption', { class: 'tile-label' }, badges, label));
+        h('figcaption', { class: 'tile-label' }, badges, label, hint));
         if (self) el.classList.add('self');
         /** @type {Tile} */
         const tile = {
@@ -294,11 +326,14 @@ export function showRoom(app, conference, media) {
             label,
             badges,
             avatar,
+            hint,
             videoTrack: null,
             audioTrack: null,
         };
         tileMap.set(key, tile);
         renderTile(tile);
+        if (!self && !screen) sizeObserver.observe(el);
+        scheduleSizes();
         return tile;
     };
 
@@ -330,9 +365,24 @@ export function showRoom(app, conference, media) {
         } else {
             tile.label.textContent = tile.self ? t.you(p.nickname) : p.nickname;
         }
-        if (tile.avatar) tile.avatar.textContent = [...p.nickname][0]?.toUpperCase() ?? '?';
-        const hasVideo = tile.screen ? !!tile.videoTrack : p.video && !!tile.videoTrack;
+        // A camera that is on but not forwarded to us (last-N) shows the
+        // avatar with a word on why, not its last frame frozen.
+        const paused = !tile.screen && !tile.self && p.video && !conference.receivesVideo(tile.participant);
+        if (tile.avatar) {
+            const initial = [...p.nickname][0]?.toUpperCase() ?? '?';
+            if (paused) {
+                tile.avatar.replaceChildren(h('span', { text: initial }),
+                    h('span', { class: 'avatar-hint', text: t.videoPaused }));
+                tile.avatar.title = t.videoPausedExplained;
+            } else {
+                tile.avatar.textContent = initial;
+                tile.avatar.removeAttribute('title');
+            }
+        }
+        if (tile.hint) tile.hint.textContent = paused ? `, ${t.videoPausedExplained}` : '';
+        const hasVideo = tile.screen ? !!tile.videoTrack : p.video && !!tile.videoTrack && !paused;
         tile.el.classList.toggle('video-off', !hasVideo);
+        tile.el.classList.toggle('video-paused', paused);
         tile.badges.replaceChildren();
         if (!tile.screen) {
             if (p.hand) {
@@ -375,8 +425,10 @@ export function showRoom(app, conference, media) {
         if (!tile) return;
         tile.video.srcObject = null;
         if (tile.audio) tile.audio.srcObject = null;
+        sizeObserver.unobserve(tile.el);
         tile.el.remove();
         tileMap.delete(key);
+        scheduleSizes();
     };
 
     /** The tile shown large in speaker view. */
@@ -981,6 +1033,10 @@ export function showRoom(app, conference, media) {
         ['mode', () => {
             page.dataset.mode = conference.direct ? 'p2p' : 'sfu';
             directBadge.hidden = !conference.direct;
+            for (const tile of tileMap.values()) renderTile(tile);
+        }],
+        ['videoforwarded', () => {
+            for (const tile of tileMap.values()) renderTile(tile);
         }],
         ['muted', (e) => {
             notify(t.mutedBy(nameOf(e.detail.by)));
@@ -1063,6 +1119,10 @@ export function showRoom(app, conference, media) {
             document.removeEventListener('keydown', onKey);
             window.removeEventListener('pagehide', onPageHide);
             resizeObserver.disconnect();
+            sizeObserver.disconnect();
+            window.removeEventListener('resize', scheduleSizes);
+            if (sizesTimer !== null) clearTimeout(sizesTimer);
+            sizesTimer = null;
             disposeDevices?.();
             if (!keepCall) {
                 conference.leave();
