@@ -51,7 +51,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test-rust:
-	$(CARGO) test
+	$(CARGO) test --no-fail-fast
 
 test-browser: build
 	node tests/browser/run-all.mjs

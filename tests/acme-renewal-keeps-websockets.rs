@@ -110,8 +110,9 @@ async fn next_json(ws: &mut common::tls::Wss) -> serde_json::Value {
             .expect("a WebSocket message");
         if let Message::Text(text) = message {
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-            // The server may ping on its own; this test waits for answers.
-            if value["type"] != "ping" {
+            // The server may ping on its own and tells, soon after
+            // `joined`, whose video it forwards; this test waits for answers.
+            if value["type"] != "ping" && value["type"] != "videoForwarded" {
                 return value;
             }
         }

@@ -361,6 +361,7 @@ pub fn is_room_news(v: &Value) -> bool {
                 | "ping"
                 | "mode"
                 | "activeSpeaker"
+                | "videoForwarded"
         )
     )
 }
