@@ -4,7 +4,9 @@
 //! Invariants kept here:
 //! - every mutation of an `Rtc` is followed by a full drain of `poll_output`
 //!   (`mutate`), and events found while draining are handled afterwards from
-//!   a queue, never recursively;
+//!   a queue, never recursively; the one exception is forwarded RTP, which
+//!   is only queued (`write`) and sent by one `Timeout` and one drain per
+//!   subscriber at the end of the batch (`handle_timeout`);
 //! - a panic inside str0m, or a fatal `RtcError`, drops that participant only;
 //! - client-created m-lines are the client's publications, server-created
 //!   m-lines carry the others' tracks; the server is the impolite peer;
@@ -423,7 +425,37 @@ impl SfuCore {
         self.process_work(now, net);
     }
 
+    /// Runs what is due at `now`: str0m timeouts, which also send what
+    /// forwarding queued since the last call (the driver calls this once
+    /// per batch of datagrams), keyframe requests, the speaker interval.
     pub fn handle_timeout(&mut self, now: Instant, net: &mut dyn Network) {
+        self.run_timers(now, net);
+        if self.next_speaker_tick.is_some_and(|t| t <= now) {
+            self.choose_speakers();
+            self.measure_rates(now);
+            self.to_allocate.extend(self.participants.keys().copied());
+            self.next_speaker_tick = (!self.participants.is_empty()).then(|| {
+                let next = self.next_speaker_tick.unwrap_or(now) + SPEAKER_INTERVAL;
+                // After a stall, do not catch up with a burst of ticks.
+                next.max(now)
+            });
+        }
+        loop {
+            self.process_work(now, net);
+            // Forwarding during that work queued packets on subscribers
+            // that are now due: send them before returning.
+            if self
+                .timers
+                .peek()
+                .is_none_or(|Reverse((due, _))| *due > now)
+            {
+                break;
+            }
+            self.run_timers(now, net);
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant, net: &mut dyn Network) {
         while let Some(&Reverse((due, pid))) = self.timers.peek() {
             if due > now {
                 break;
@@ -452,17 +484,6 @@ impl SfuCore {
             }
             self.schedule(pid);
         }
-        if self.next_speaker_tick.is_some_and(|t| t <= now) {
-            self.choose_speakers();
-            self.measure_rates(now);
-            self.to_allocate.extend(self.participants.keys().copied());
-            self.next_speaker_tick = (!self.participants.is_empty()).then(|| {
-                let next = self.next_speaker_tick.unwrap_or(now) + SPEAKER_INTERVAL;
-                // After a stall, do not catch up with a burst of ticks.
-                next.max(now)
-            });
-        }
-        self.process_work(now, net);
     }
 
     // ---- participants -------------------------------------------------
@@ -711,6 +732,34 @@ impl SfuCore {
         }
     }
 
+    /// Queues RTP on a subscriber's `Rtc` without draining it: str0m's
+    /// `write_rtp` only appends to the stream's send queue (unbounded;
+    /// packets leave on the next `Timeout` input), so the drain can wait
+    /// until the batch of datagrams being handled is done. The subscriber
+    /// is made due now; `handle_timeout` gives it one `Timeout` and one
+    /// drain for everything written in the batch. Panics are contained as
+    /// in [`Self::mutate`].
+    fn write<R>(
+        &mut self,
+        pid: ParticipantId,
+        now: Instant,
+        f: impl FnOnce(&mut Participant) -> R,
+    ) -> Option<R> {
+        let p = self.participants.get_mut(&pid)?;
+        match catch_unwind(AssertUnwindSafe(|| f(p))) {
+            Ok(r) => {
+                p.rtc_timeout = p.rtc_timeout.min(now);
+                self.schedule(pid);
+                Some(r)
+            }
+            Err(_) => {
+                tracing::error!(participant = ?pid, "str0m panicked; dropping this participant only");
+                self.fail(pid, "internal error in the media session");
+                None
+            }
+        }
+    }
+
     fn schedule(&mut self, pid: ParticipantId) {
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
@@ -779,7 +828,7 @@ impl SfuCore {
         net: &mut dyn Network,
     ) {
         match event {
-            Event::RtpPacket(packet) => self.forward(pid, &packet, now, net),
+            Event::RtpPacket(packet) => self.forward(pid, &packet, now),
             Event::MediaAdded(added) => {
                 // Fires for client-created m-lines only.
                 if let Some(p) = self.participants.get_mut(&pid)
@@ -911,13 +960,7 @@ impl SfuCore {
 
     // ---- forwarding ---------------------------------------------------
 
-    fn forward(
-        &mut self,
-        pid: ParticipantId,
-        packet: &RtpPacket,
-        now: Instant,
-        net: &mut dyn Network,
-    ) {
+    fn forward(&mut self, pid: ParticipantId, packet: &RtpPacket, now: Instant) {
         self.stats.rtp_packets_in.fetch_add(1, Ordering::Relaxed);
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
@@ -1006,7 +1049,9 @@ impl SfuCore {
             let Some(mapped) = out.stream.map(&incoming) else {
                 continue;
             };
-            let wrote = self.mutate(sid, now, net, |s| {
+            // Queued only: the subscriber's `Rtc` is drained once per batch
+            // of datagrams, in `handle_timeout`, not once per copy.
+            let wrote = self.write(sid, now, |s| {
                 let mut api = s.rtc.direct_api();
                 let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
                     return false;
