@@ -211,11 +211,18 @@ export async function inboundCounters(page, which) {
         const hook = window.funkraum;
         /** @type {RTCStatsReport|null} */
         const report = w === 'direct' ? await hook.directStats() : await hook.stats();
-        /** @type {Record<string, {kind: string, packets: number, frames: number}>} */
+        /** @type {Record<string, {kind: string, packets: number, bytes: number, frames: number}>} */
         const out = {};
         report?.forEach((/** @type {any} */ s) => {
             if (s.type === 'inbound-rtp') {
-                out[s.id] = { kind: s.kind ?? s.mediaType, packets: s.packetsReceived ?? 0, frames: s.framesDecoded ?? 0 };
+                out[s.id] = {
+                    kind: s.kind ?? s.mediaType,
+                    packets: s.packetsReceived ?? 0,
+                    // Payload only: RTP padding (bandwidth probes, which
+                    // keep a quiet connection measured) does not count.
+                    bytes: s.bytesReceived ?? 0,
+                    frames: s.framesDecoded ?? 0,
+                };
             }
         });
         return out;
@@ -223,8 +230,9 @@ export async function inboundCounters(page, which) {
 }
 
 /**
- * How many remote video streams of one connection decode new frames, and
- * how many packets arrived on it at all, over `ms` milliseconds.
+ * How many remote video streams of one connection decode new frames, how
+ * many packets arrived on it at all and how many payload bytes (media, not
+ * padding), over `ms` milliseconds.
  * @param {import('puppeteer-core').Page} page
  * @param {'server'|'direct'} which
  * @param {number} ms
@@ -236,13 +244,15 @@ export async function flowOver(page, which, ms) {
     let videoGrowing = 0;
     let audioGrowing = 0;
     let packets = 0;
+    let payloadBytes = 0;
     for (const [id, now] of Object.entries(after)) {
-        const then = before[id] ?? { packets: 0, frames: 0 };
+        const then = before[id] ?? { packets: 0, bytes: 0, frames: 0 };
         packets += now.packets - then.packets;
+        payloadBytes += now.bytes - then.bytes;
         if (now.kind === 'video' && now.frames > then.frames) videoGrowing += 1;
         if (now.kind === 'audio' && now.packets > then.packets) audioGrowing += 1;
     }
-    return { videoGrowing, audioGrowing, packets };
+    return { videoGrowing, audioGrowing, packets, payloadBytes };
 }
 
 /**
