@@ -136,7 +136,9 @@ async fn a_client_that_pings_on_its_own_is_never_pinged() {
         let until = Instant::now() + Duration::from_secs(TIMEOUT + 1);
         while Instant::now() < until {
             chatty.send_json(json!({"type": "ping"})).await;
-            let reply = chatty.wait_for("pong", |m| m["type"] != "videoForwarded").await;
+            let reply = chatty
+                .wait_for("pong", |m| m["type"] != "videoForwarded")
+                .await;
             assert_eq!(reply, json!({"type": "pong"}));
             tokio::time::sleep(Duration::from_millis(400)).await;
         }
