@@ -21,43 +21,21 @@ image=$(realpath "$1")
 deb=$(realpath "$2")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
-failed=0
-passed=0
+. "$(dirname "$0")/checks.sh"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-ansible.XXXXXX")
 qemu_pid=""
 cleanup() {
     [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/ansible-test-serial.log" 2>/dev/null || true
-    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        i=0
-        while kill -0 "$qemu_pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
-        kill -9 "$qemu_pid" 2>/dev/null || true
-    fi
+    stop_vm "$qemu_pid"
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-
-check() { # description command...
-    what=$1
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok      $what"
-        passed=$((passed + 1))
-    else
-        echo "FAILED  $what"
-        printf '%s\n' "$out" | sed 's/^/        /' | tail -n 30
-        failed=$((failed + 1))
-    fi
-}
 
 cp --sparse=always "$image" "$work/disk.raw"
 ssh-keygen -q -t ed25519 -N '' -C funkraum-ansible-test -f "$work/key"
 "$repo/image/funkraum-partition.sh" "$work/disk.raw" put "$work/key.pub" authorized_keys
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 https_port=$(free_port)
 ssh_port=$(free_port)
 ssh_vm() {

@@ -24,36 +24,17 @@ image=$(realpath "$1")
 deb=${2:+$(realpath "$2")}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
-failed=0
-passed=0
+. "$(dirname "$0")/checks.sh"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-boot.XXXXXX")
 qemu_pid=""
 cleanup() {
     # The serial console is kept for a look after a failure.
     [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/boot-test-serial.log" 2>/dev/null || true
-    if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        i=0
-        while kill -0 "$qemu_pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
-        kill -9 "$qemu_pid" 2>/dev/null || true
-    fi
+    stop_vm "$qemu_pid"
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-
-check() { # description command...
-    what=$1
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok      $what"
-        passed=$((passed + 1))
-    else
-        echo "FAILED  $what"
-        printf '%s\n' "$out" | sed 's/^/        /' | head -n 20
-        failed=$((failed + 1))
-    fi
-}
 
 # The test's own copy, with its config and key on the FUNKRAUM partition.
 cp --sparse=always "$image" "$work/disk.raw"
@@ -69,9 +50,6 @@ sed -i 's/^name = ""$/name = "Freifunk Boot Test e. V."/' "$work/funkraum.toml"
 grep -q 'Boot Test' "$work/funkraum.toml"
 $partition put "$work/funkraum.toml" funkraum.toml
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 https_port=$(free_port)
 http_port=$(free_port)
 ssh_port=$(free_port)

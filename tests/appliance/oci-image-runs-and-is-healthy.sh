@@ -12,8 +12,7 @@
 # a veth pair with 10.232.0.0/30 (on those two ends only). About 15 s.
 set -eu
 archive=$(realpath "$1")
-failed=0
-passed=0
+. "$(dirname "$0")/checks.sh"
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-oci-test.XXXXXX")
 id=funkraum-oci-test-$$
 ns=funkraum-oci-$$
@@ -25,19 +24,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
-
-check() { # description command...
-    what=$1
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok      $what"
-        passed=$((passed + 1))
-    else
-        echo "FAILED  $what"
-        printf '%s\n' "$out" | sed 's/^/        /' | head -n 20
-        failed=$((failed + 1))
-    fi
-}
 
 skopeo inspect --config --raw "oci-archive:$archive" > "$work/config.json"
 json() { python3 -c "import json,sys; c=json.load(open('$work/config.json'))['config']; print($1)"; }
