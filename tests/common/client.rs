@@ -880,6 +880,17 @@ async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack
             ..Default::default()
         }],
     )));
+    send_only(pc, kind, ssrc, track, Vec::new()).await
+}
+
+/// Adds `track` on a send-only m-line of its own.
+async fn send_only(
+    pc: &Arc<dyn PeerConnection>,
+    kind: Kind,
+    ssrc: u32,
+    track: Arc<TrackLocalStaticRTP>,
+    layers: Vec<(char, u32)>,
+) -> LocalTrack {
     let transceiver = pc
         .add_transceiver_from_track(
             track.clone() as Arc<dyn TrackLocal>,
@@ -902,7 +913,7 @@ async fn add_local_track(pc: &Arc<dyn PeerConnection>, kind: Kind) -> LocalTrack
         track,
         sender,
         transceiver,
-        layers: Vec::new(),
+        layers,
     }
 }
 
@@ -932,30 +943,7 @@ async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>) -> LocalTrack {
         RtpCodecKind::Video,
         encodings,
     )));
-    let transceiver = pc
-        .add_transceiver_from_track(
-            track.clone() as Arc<dyn TrackLocal>,
-            Some(RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendonly,
-                streams: vec![],
-                send_encodings: vec![],
-            }),
-        )
-        .await
-        .expect("add a send-only simulcast transceiver");
-    let sender = transceiver
-        .sender()
-        .await
-        .expect("transceiver is alive")
-        .expect("a track-backed transceiver has a sender");
-    LocalTrack {
-        kind: Kind::Video,
-        ssrc: layers[0].1,
-        track,
-        sender,
-        transceiver,
-        layers,
-    }
+    send_only(pc, Kind::Video, layers[0].1, track, layers).await
 }
 
 /// A header extension written as it is (the `sdes:mid` and
