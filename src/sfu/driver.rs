@@ -3,21 +3,27 @@
 
 use super::core::{Network, SfuCore};
 use super::{Command, MediaSockets, SfuConfig, SfuStats};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 /// Commands queued towards the SFU before signaling waits.
 const COMMAND_QUEUE: usize = 1024;
-/// Datagrams read from one socket before the loop looks at the others and
-/// at timers again.
-const READ_BATCH: usize = 64;
+/// Datagrams read with one `recvmmsg` (and sent with one `sendmmsg`)
+/// before the loop looks at the other sockets and at timers again.
+const BATCH: usize = 64;
 /// Larger than any datagram str0m accepts (MTU-sized); a bigger one is cut
 /// and then refused by the parser.
 const DATAGRAM_BUFFER: usize = 2048;
@@ -114,12 +120,20 @@ pub fn start(sockets: MediaSockets, config: SfuConfig) -> io::Result<SfuHandle> 
     })
 }
 
-struct SocketNetwork<'a> {
+/// Collects the core's datagrams during one turn of the loop and sends them
+/// with `sendmmsg`, up to [`BATCH`] per system call. The buffers are kept
+/// and reused, so sending allocates nothing in steady state.
+struct BatchNetwork<'a> {
     sockets: &'a [UdpSocket],
     announced: &'a [SocketAddr],
+    /// The payloads, back to back.
+    bytes: Vec<u8>,
+    /// (socket index, destination, end of its payload in `bytes`).
+    queued: Vec<(usize, SocketAddr, usize)>,
+    headers: MultiHeaders<SockaddrStorage>,
 }
 
-impl Network for SocketNetwork<'_> {
+impl Network for BatchNetwork<'_> {
     fn send(&mut self, source: SocketAddr, destination: SocketAddr, payload: &[u8]) {
         let index = self
             .announced
@@ -131,10 +145,92 @@ impl Network for SocketNetwork<'_> {
                     .position(|a| a.is_ipv4() == destination.is_ipv4())
             });
         if let Some(i) = index {
-            // UDP: a full socket buffer drops the datagram, as the network would.
-            let _ = self.sockets[i].try_send_to(payload, destination);
+            self.bytes.extend_from_slice(payload);
+            self.queued.push((i, destination, self.bytes.len()));
         }
     }
+}
+
+impl BatchNetwork<'_> {
+    /// Sends everything queued. UDP: what does not fit into a full socket
+    /// buffer is dropped, as the network would; an error that concerns one
+    /// destination (ICMP unreachable from a departed browser) drops that
+    /// datagram only.
+    fn flush(&mut self) {
+        let mut first = 0;
+        while first < self.queued.len() {
+            let socket = self.queued[first].0;
+            // A run of datagrams for the same socket, at most BATCH long.
+            let mut last = first + 1;
+            while last < self.queued.len() && last - first < BATCH && self.queued[last].0 == socket
+            {
+                last += 1;
+            }
+            let run = &self.queued[first..last];
+            let start_of = |k: usize| if k == 0 { 0 } else { self.queued[k - 1].2 };
+            let bytes = &self.bytes;
+            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|k| {
+                let payload = match run.get(k) {
+                    Some(&(_, _, end)) => &bytes[start_of(first + k)..end],
+                    None => &[][..],
+                };
+                [IoSlice::new(payload)]
+            });
+            let addrs: [Option<SockaddrStorage>; BATCH] =
+                std::array::from_fn(|k| run.get(k).map(|&(_, d, _)| SockaddrStorage::from(d)));
+            let fd = self.sockets[socket].as_fd().as_raw_fd();
+            let cmsgs: &[ControlMessage<'_>] = &[];
+            let sent = sendmmsg(
+                fd,
+                &mut self.headers,
+                slices[..run.len()].iter(),
+                &addrs[..run.len()],
+                cmsgs,
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map(|results| results.count());
+            first = match sent {
+                Ok(n) if n > 0 => first + n,
+                // The socket buffer is full: drop this run.
+                Err(Errno::EAGAIN) => last,
+                // The first datagram was refused: drop it, try the rest.
+                _ => first + 1,
+            };
+        }
+        self.bytes.clear();
+        self.queued.clear();
+    }
+}
+
+/// Receives up to [`BATCH`] datagrams with one `recvmmsg`. `Ok(0)` never
+/// happens: an empty socket is `WouldBlock` (and clears the readiness).
+fn receive_batch(
+    socket: &UdpSocket,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    buf: &mut [u8],
+    received: &mut [(usize, Option<SocketAddr>); BATCH],
+) -> io::Result<usize> {
+    socket.try_io(Interest::READABLE, || {
+        let mut chunks = buf.chunks_exact_mut(DATAGRAM_BUFFER);
+        let mut slices: [[IoSliceMut<'_>; 1]; BATCH] =
+            std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+        let fd = socket.as_fd().as_raw_fd();
+        let results = recvmmsg(fd, headers, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
+            .map_err(io::Error::from)?;
+        let mut n = 0;
+        for (slot, msg) in received.iter_mut().zip(results) {
+            *slot = (msg.bytes, msg.address.and_then(std_address));
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+fn std_address(a: SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
 }
 
 async fn run(
@@ -151,11 +247,22 @@ async fn run(
         .map(|s| UdpSocket::from_std(s).expect("media socket registers with the runtime"))
         .collect();
     let mut core = SfuCore::new(announced.clone(), config, stats);
-    let mut net = SocketNetwork {
+    let mut net = BatchNetwork {
         sockets: &udp,
         announced: &announced,
+        bytes: Vec::new(),
+        queued: Vec::new(),
+        headers: MultiHeaders::preallocate(BATCH, None),
     };
-    let mut buf = vec![0u8; DATAGRAM_BUFFER];
+    // One set of headers per socket: recvmmsg leaves the kernel's address
+    // length of the last datagram in them (nix does not reset it), which
+    // is right only for the same address family.
+    let mut recv_headers: Vec<MultiHeaders<SockaddrStorage>> = udp
+        .iter()
+        .map(|_| MultiHeaders::preallocate(BATCH, None))
+        .collect();
+    let mut buf = vec![0u8; DATAGRAM_BUFFER * BATCH];
+    let mut received = [(0usize, None); BATCH];
     loop {
         let deadline = core.next_timeout();
         let sleep = async {
@@ -172,21 +279,28 @@ async fn run(
                 None => break,
             },
             index = readable(&udp) => {
-                for _ in 0..READ_BATCH {
-                    match udp[index].try_recv_from(&mut buf) {
-                        Ok((n, source)) => {
-                            core.handle_datagram(Instant::now(), announced[index], source, &buf[..n], &mut net);
+                match receive_batch(&udp[index], &mut recv_headers[index], &mut buf, &mut received) {
+                    Ok(n) => {
+                        // One time for the whole batch: it arrived at once.
+                        let now = Instant::now();
+                        for (k, &(len, source)) in received[..n].iter().enumerate() {
+                            let Some(source) = source else { continue };
+                            let data = &buf[k * DATAGRAM_BUFFER..][..len.min(DATAGRAM_BUFFER)];
+                            core.handle_datagram(now, announced[index], source, data, &mut net);
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        // ICMP errors surface here (port unreachable from a
-                        // departed browser); they concern one peer only.
-                        Err(_) => {}
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // ICMP errors surface here (port unreachable from a
+                    // departed browser); they concern one peer only.
+                    Err(_) => {}
                 }
             }
             _ = sleep => {}
         }
+        // Sends what the batch's forwarding queued: one Timeout and one
+        // drain per touched subscriber, then one sendmmsg per BATCH datagrams.
         core.handle_timeout(Instant::now(), &mut net);
+        net.flush();
     }
 }
 
