@@ -78,6 +78,15 @@ const PACKET_OVERHEAD: u64 = 50;
 /// Where a subscriber's bandwidth estimate starts, before feedback says
 /// more; BWE probes from here towards what the subscriber's tiles want.
 const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(1000);
+/// Retransmission history per forwarded video stream: the last second, at
+/// most 256 packets (a second of a 2.5 Mbit/s layer). A NACK comes within
+/// a round trip of the loss; str0m's default of 3 s and 1000 packets was
+/// most of the memory per participant (docs/performance.md, finding 5).
+/// Forwarded audio keeps no history: browsers do not NACK Opus.
+const VIDEO_HISTORY_PACKETS: usize = 256;
+const VIDEO_HISTORY_AGE: Duration = Duration::from_secs(1);
+/// str0m's default: queued resends are dropped beyond 15 % of what is sent.
+const VIDEO_RTX_RATIO_CAP: Option<f32> = Some(0.15);
 /// `videoSizes` entries kept per subscriber.
 const MAX_SHOWN: usize = 256;
 
@@ -512,6 +521,10 @@ impl SfuCore {
             // subscriber (TWCC feedback from its browser), for the layers
             // it gets.
             .enable_bwe(Some(INITIAL_ESTIMATE))
+            // Bounds for streams declared before their history is set
+            // (`VIDEO_HISTORY_*`); audio is written non-nackable.
+            .set_send_buffer_video(VIDEO_HISTORY_PACKETS)
+            .set_send_buffer_audio(1)
             .set_local_ice_credentials(creds)
             .build(now);
         for &addr in &self.local_candidates {
@@ -1065,7 +1078,7 @@ impl SfuCore {
                 )
                 .marker(packet.header.marker)
                 .ext_vals(ext.clone())
-                .nackable(true);
+                .nackable(kind == TrackKind::Video);
                 if let Some(patch) = mapped.patch {
                     write = write.vp8_patch(patch);
                 }
@@ -1414,10 +1427,16 @@ impl SfuCore {
                 for t in &p.tracks_out {
                     if let TrackOutState::Negotiating(m) = t.state
                         && t.kind == TrackKind::Video
-                        && !t.simulcast
                         && let Some(tx) = p.rtc.direct_api().stream_tx_by_mid(m, None)
                     {
-                        tx.set_unpaced(true);
+                        if !t.simulcast {
+                            tx.set_unpaced(true);
+                        }
+                        tx.set_rtx_cache(
+                            VIDEO_HISTORY_PACKETS,
+                            VIDEO_HISTORY_AGE,
+                            VIDEO_RTX_RATIO_CAP,
+                        );
                     }
                 }
             }
