@@ -14,9 +14,17 @@ pub struct MediaSockets {
     pub announced: Vec<SocketAddr>,
 }
 
-/// Receive buffer asked for on every media socket: bursts of video frames
-/// from many publishers arrive faster than one thread drains them.
-const RECV_BUFFER_BYTES: usize = 4 << 20;
+/// Receive buffer asked for on every media socket: enough for bursts of
+/// video frames from many publishers, not for seconds of backlog. An
+/// overloaded SFU should drop early rather than deliver everything late
+/// (docs/performance.md, finding 3). The kernel doubles the value for its
+/// bookkeeping and charges each datagram its buffer size (about 2.3 KiB
+/// for a 1,100-byte video packet), so 1 MiB holds about 900 datagrams:
+/// ~150 ms of the 5,750 packets/s of ingress that saturate a two-core
+/// machine (25 publishers at 1.5 Mbit/s), more below capacity.
+const RECV_BUFFER_BYTES: usize = 1 << 20;
+/// Send buffer: a batch's datagrams leave in one `sendmmsg` and wait here
+/// for the network interface.
 const SEND_BUFFER_BYTES: usize = 4 << 20;
 
 impl MediaSockets {
@@ -67,7 +75,7 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
         socket.set_only_v6(true)?;
     }
     // Best effort: the kernel caps these at net.core.rmem_max/wmem_max
-    // (the appliance raises those; see systemd/).
+    // (the appliance raises those: systemd/sysctl-funkraum.conf).
     let _ = socket.set_recv_buffer_size(RECV_BUFFER_BYTES);
     let _ = socket.set_send_buffer_size(SEND_BUFFER_BYTES);
     socket.bind(&addr.into())?;
