@@ -791,9 +791,11 @@ export class Conference extends EventTarget {
         if (track !== undefined) this.audioTrack = track;
         if (this.audioTrack) this.audioTrack.enabled = on;
         this.audio = on && !!this.audioTrack;
-        await this.routeSenders();
+        // The others learn it at once; the senders follow (a replaceTrack
+        // can take seconds on a busy machine, and waits for earlier ones).
         this.sendMediaState();
         this.emit('self', {});
+        await this.routeSenders();
     }
 
     /**
@@ -804,9 +806,9 @@ export class Conference extends EventTarget {
     async setVideo(on, track) {
         if (track !== undefined) this.videoTrack = track;
         this.video = on && !!this.videoTrack;
-        await this.routeSenders();
         this.sendMediaState();
         this.emit('self', {});
+        await this.routeSenders();
     }
 
     /**

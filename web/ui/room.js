@@ -789,10 +789,13 @@ export function showRoom(app, conference, media) {
         layout();
     };
 
-    let busy = false;
+    // One switch at a time per control (a second click while the first is
+    // being applied is ignored), but the controls are independent: muting
+    // and switching the camera off in quick succession must both count.
+    const busy = { mic: false, cam: false, screen: false };
     micButton.addEventListener('click', async () => {
-        if (busy) return;
-        busy = true;
+        if (busy.mic) return;
+        busy.mic = true;
         try {
             if (conference.audio) {
                 await conference.setAudio(false);
@@ -806,13 +809,13 @@ export function showRoom(app, conference, media) {
                 }
             }
         } finally {
-            busy = false;
+            busy.mic = false;
             if (!disposed) renderSelf();
         }
     });
     camButton.addEventListener('click', async () => {
-        if (busy) return;
-        busy = true;
+        if (busy.cam) return;
+        busy.cam = true;
         try {
             if (conference.video) {
                 await conference.setVideo(false);
@@ -824,13 +827,13 @@ export function showRoom(app, conference, media) {
                 else notify(t.cameraUnavailable);
             }
         } finally {
-            busy = false;
+            busy.cam = false;
             if (!disposed) renderSelf();
         }
     });
     screenButton?.addEventListener('click', async () => {
-        if (busy) return;
-        busy = true;
+        if (busy.screen) return;
+        busy.screen = true;
         try {
             if (conference.screenTrack) {
                 await conference.stopScreen();
@@ -845,7 +848,7 @@ export function showRoom(app, conference, media) {
                 if (track) await conference.startScreen(track);
             }
         } finally {
-            busy = false;
+            busy.screen = false;
             if (!disposed) renderSelf();
         }
     });
