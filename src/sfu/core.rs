@@ -78,6 +78,11 @@ const PACKET_OVERHEAD: u64 = 50;
 /// Where a subscriber's bandwidth estimate starts, before feedback says
 /// more; BWE probes from here towards what the subscriber's tiles want.
 const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(1000);
+/// A timeout str0m asks for this soon after `now` is given at once while
+/// draining (its pacer's "immediate" is 1 µs after the last timeout)...
+const IMMEDIATE: Duration = Duration::from_micros(50);
+/// ... at most this many times per drain (a burst of a batch's packets).
+const MAX_IMMEDIATE: u32 = 4096;
 /// Retransmission history per forwarded video stream: the last second, at
 /// most 256 packets (a second of a 2.5 Mbit/s layer). A NACK comes within
 /// a round trip of the loss; str0m's default of 3 s and 1000 packets was
@@ -721,12 +726,11 @@ impl SfuCore {
         net: &mut dyn Network,
         f: impl FnOnce(&mut Participant) -> R,
     ) -> Option<R> {
-        let _ = now;
         let p = self.participants.get_mut(&pid)?;
         let work = &mut self.work;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let r = f(p);
-            drain(p, net, work).map(|()| r)
+            drain(p, now, net, work).map(|()| r)
         }));
         match outcome {
             Ok(Ok(r)) => {
@@ -1584,11 +1588,24 @@ impl SfuCore {
 
 fn drain(
     p: &mut Participant,
+    now: Instant,
     net: &mut dyn Network,
     work: &mut VecDeque<(ParticipantId, Event)>,
 ) -> Result<(), &'static str> {
+    let mut immediate = 0;
     loop {
         match p.rtc.poll_output() {
+            // With bandwidth estimation str0m paces: its pacer releases one
+            // packet per `Timeout` and asks for the next one 1 µs after the
+            // last. Left to the timer (1 ms steps), that caps a subscriber
+            // at ~1,000 packets/s and queues the rest for seconds; so the
+            // timeouts that are due or immediate are given here at once.
+            Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && immediate < MAX_IMMEDIATE => {
+                immediate += 1;
+                if p.rtc.handle_input(Input::Timeout(t.max(now))).is_err() {
+                    return Err("media session error");
+                }
+            }
             Ok(Output::Timeout(t)) => {
                 p.rtc_timeout = t;
                 break;
