@@ -13,6 +13,8 @@ mod driver;
 mod forward;
 mod lastn;
 mod layers;
+#[doc(hidden)]
+pub mod rig;
 mod speaker;
 
 pub use addresses::MediaSockets;

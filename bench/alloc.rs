@@ -1,0 +1,59 @@
+//! Heap allocations per forwarded RTP packet in steady state
+//! (docs/performance.md).
+//!
+//!   cargo bench --bench alloc                # 10 publishers, 6 packets/frame
+//!   cargo bench --bench alloc -- 25 2        # participants, packets per frame
+//!
+//! A room of simulated str0m participants (`funkraum::sfu::rig`) runs
+//! around the sans-IO core in simulated time; every participant publishes
+//! audio and video and receives everyone else. After a warm-up (ICE, DTLS,
+//! negotiation, the first keyframes, buffers grown to their steady size)
+//! the global allocator counts the allocations made inside the core's calls
+//! (the clients' own work is left out) over a measured span, divided by
+//! the RTP packets the core forwarded in it. The media thread's socket
+//! I/O (`recvmmsg`/`sendmmsg` into buffers that are kept) is not part of
+//! the rig and allocates nothing per packet.
+
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use std::alloc::System;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let participants: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
+    let packets_per_frame: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(6);
+    let count = || GLOBAL.stats().allocations as u64;
+
+    let mut rig = funkraum::sfu::rig::Rig::new(participants, packets_per_frame);
+    // Warm-up: connect, negotiate, first keyframes, then steady state.
+    rig.run(Duration::from_secs(6), &count);
+    let forwarded_before = rig.forwarded();
+    let measured = Duration::from_secs(10);
+    let allocations = rig.run(measured, &count);
+    let forwarded = rig.forwarded() - forwarded_before;
+    let expected = participants
+        * (participants - 1)
+        * (50 + 30 * packets_per_frame)
+        * measured.as_secs() as usize;
+    println!(
+        "{participants} participants, {packets_per_frame} video packets per frame, \
+         {}s of simulated time",
+        measured.as_secs()
+    );
+    println!("forwarded RTP packets: {forwarded} (expected {expected})");
+    println!("heap allocations inside the SFU core: {allocations}");
+    if forwarded == 0 {
+        println!("nothing was forwarded: the rig did not reach steady state");
+        std::process::exit(1);
+    }
+    println!(
+        "allocations per forwarded packet: {:.3}",
+        allocations as f64 / forwarded as f64
+    );
+}
