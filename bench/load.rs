@@ -283,7 +283,7 @@ fn bench_config(bind: IpAddr) -> String {
          [limits]\nmax_participants_per_room = 500\nmax_rooms = 200\nmax_participants = 500\n\
          max_message_bytes = 4194304\nmessages_per_second = 1000\nmessage_burst = 5000\n\
          max_connections_per_address = 100000\n\
-         [rooms]\np2p = false\n\
+         [rooms]\np2p = false\nlast_n = 0\n\
          [turn]\nenabled = false\n\
          [log]\nlevel = \"warn\"\noutput = \"stderr\"\n\
          [process]\nlock_memory = false\n"

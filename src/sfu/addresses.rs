@@ -23,8 +23,8 @@ pub struct MediaSockets {
 /// ~150 ms of the 5,750 packets/s of ingress that saturate a two-core
 /// machine (25 publishers at 1.5 Mbit/s), more below capacity.
 const RECV_BUFFER_BYTES: usize = 1 << 20;
-/// Send buffer: a batch's datagrams leave in one `sendmmsg` and wait here
-/// for the network interface.
+/// Send buffer: a batch's datagrams leave right after each other and wait
+/// here for the network interface.
 const SEND_BUFFER_BYTES: usize = 4 << 20;
 
 impl MediaSockets {

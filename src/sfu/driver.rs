@@ -3,12 +3,9 @@
 
 use super::core::{Network, SfuCore};
 use super::{Command, MediaSockets, SfuConfig, SfuStats};
-use nix::errno::Errno;
-use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
-};
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -21,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Commands queued towards the SFU before signaling waits.
 const COMMAND_QUEUE: usize = 1024;
-/// Datagrams read with one `recvmmsg` (and sent with one `sendmmsg`)
-/// before the loop looks at the other sockets and at timers again.
+/// Datagrams read with one `recvmmsg` before the loop looks at the other
+/// sockets and at timers again.
 const BATCH: usize = 64;
 /// Larger than any datagram str0m accepts (MTU-sized); a bigger one is cut
 /// and then refused by the parser.
@@ -121,8 +118,8 @@ pub fn start(sockets: MediaSockets, config: SfuConfig) -> io::Result<SfuHandle> 
 }
 
 /// Collects the core's datagrams during one turn of the loop and sends them
-/// with `sendmmsg`, up to [`BATCH`] per system call. The buffers are kept
-/// and reused, so sending allocates nothing in steady state.
+/// after it, when the batch's one drain per subscriber is done. The buffers
+/// are kept and reused, so sending allocates nothing in steady state.
 struct BatchNetwork<'a> {
     sockets: &'a [UdpSocket],
     announced: &'a [SocketAddr],
@@ -130,7 +127,6 @@ struct BatchNetwork<'a> {
     bytes: Vec<u8>,
     /// (socket index, destination, end of its payload in `bytes`).
     queued: Vec<(usize, SocketAddr, usize)>,
-    headers: MultiHeaders<SockaddrStorage>,
 }
 
 impl Network for BatchNetwork<'_> {
@@ -157,45 +153,13 @@ impl BatchNetwork<'_> {
     /// destination (ICMP unreachable from a departed browser) drops that
     /// datagram only.
     fn flush(&mut self) {
-        let mut first = 0;
-        while first < self.queued.len() {
-            let socket = self.queued[first].0;
-            // A run of datagrams for the same socket, at most BATCH long.
-            let mut last = first + 1;
-            while last < self.queued.len() && last - first < BATCH && self.queued[last].0 == socket
-            {
-                last += 1;
-            }
-            let run = &self.queued[first..last];
-            let start_of = |k: usize| if k == 0 { 0 } else { self.queued[k - 1].2 };
-            let bytes = &self.bytes;
-            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|k| {
-                let payload = match run.get(k) {
-                    Some(&(_, _, end)) => &bytes[start_of(first + k)..end],
-                    None => &[][..],
-                };
-                [IoSlice::new(payload)]
-            });
-            let addrs: [Option<SockaddrStorage>; BATCH] =
-                std::array::from_fn(|k| run.get(k).map(|&(_, d, _)| SockaddrStorage::from(d)));
-            let fd = self.sockets[socket].as_fd().as_raw_fd();
-            let cmsgs: &[ControlMessage<'_>] = &[];
-            let sent = sendmmsg(
-                fd,
-                &mut self.headers,
-                slices[..run.len()].iter(),
-                &addrs[..run.len()],
-                cmsgs,
-                MsgFlags::MSG_DONTWAIT,
-            )
-            .map(|results| results.count());
-            first = match sent {
-                Ok(n) if n > 0 => first + n,
-                // The socket buffer is full: drop this run.
-                Err(Errno::EAGAIN) => last,
-                // The first datagram was refused: drop it, try the rest.
-                _ => first + 1,
-            };
+        let mut start = 0;
+        for &(socket, destination, end) in &self.queued {
+            // One sendto per datagram. Not sendmmsg: nix's wrapper can tell
+            // how many were sent only through an iterator that reads
+            // address slots sendmmsg never writes (uninitialised memory).
+            let _ = self.sockets[socket].try_send_to(&self.bytes[start..end], destination);
+            start = end;
         }
         self.bytes.clear();
         self.queued.clear();
@@ -252,7 +216,6 @@ async fn run(
         announced: &announced,
         bytes: Vec::new(),
         queued: Vec::new(),
-        headers: MultiHeaders::preallocate(BATCH, None),
     };
     // One set of headers per socket: recvmmsg leaves the kernel's address
     // length of the last datagram in them (nix does not reset it), which
@@ -298,7 +261,7 @@ async fn run(
             _ = sleep => {}
         }
         // Sends what the batch's forwarding queued: one Timeout and one
-        // drain per touched subscriber, then one sendmmsg per BATCH datagrams.
+        // drain per touched subscriber, then the datagrams.
         core.handle_timeout(Instant::now(), &mut net);
         net.flush();
     }
