@@ -10,6 +10,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$repo/target/release/funkraum}
 [ -x "$bin" ] || bin=$repo/target/debug/funkraum
 [ -x "$bin" ] || { echo "no funkraum binary (cargo build first)" >&2; exit 1; }
+# ExecStart needs an absolute path (the Makefile passes target/… relative).
+bin=$(realpath "$bin")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0
