@@ -106,22 +106,30 @@ impl P2pLink {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let offer = link
-                .pc
-                .create_offer(None)
-                .await
-                .map_err(|e| e.to_string())?;
-            link.pc
-                .set_local_description(offer)
-                .await
-                .map_err(|e| e.to_string())?;
-            link.send_description("offer").await;
+            link.describe("offer").await?;
         }
         Ok(link)
     }
 
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    /// Creates an offer or an answer, sets it as the local description and
+    /// sends it to the peer.
+    async fn describe(&self, kind: &str) -> Result<(), String> {
+        let description = if kind == "offer" {
+            self.pc.create_offer(None).await
+        } else {
+            self.pc.create_answer(None).await
+        }
+        .map_err(|e| e.to_string())?;
+        self.pc
+            .set_local_description(description)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.send_description(kind).await;
+        Ok(())
     }
 
     async fn send_description(&self, kind: &str) {
@@ -150,16 +158,7 @@ impl P2pLink {
                         .await
                         .map_err(|e| e.to_string())?;
                     self.remote_set = true;
-                    let answer = self
-                        .pc
-                        .create_answer(None)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    self.pc
-                        .set_local_description(answer)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    self.send_description("answer").await;
+                    self.describe("answer").await?;
                 }
                 Some("answer") => {
                     let answer = RTCSessionDescription::answer(sdp).map_err(|e| e.to_string())?;
