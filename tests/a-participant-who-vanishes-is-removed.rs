@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Bystanders, MEDIA_WITHIN, TestClient, within};
+use common::{Bystanders, FLOWING, Kind, MEDIA_WITHIN, TestClient, within};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -31,18 +31,24 @@ async fn wait_gone(room: &mut Bystanders, marks: (usize, usize), id: &str, withi
     }
 }
 
+/// Alice and Bob talking in a room, and Cleo, who joined them and already
+/// receives Alice's `kind`.
+async fn cleo_joins_a_conversation(kind: Kind) -> (funkraum::Server, Bystanders, TestClient) {
+    let server = common::server::start_default().await;
+    let room = Bystanders::start(server.http_addr, "flur").await;
+    let mut c = TestClient::join(server.http_addr, &room.room, "Cleo").await;
+    c.wait_media_from(&room.a.id, kind, FLOWING, MEDIA_WITHIN)
+        .await;
+    (server, room, c)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_who_just_disappears_is_gone_for_the_others_within_a_second() {
     within(LIMIT, async {
-        let server = common::server::start_default().await;
-        let mut room = Bystanders::start(server.http_addr, "flur").await;
-        let mut c = TestClient::join(server.http_addr, &room.room, "Cleo").await;
+        let (server, mut room, c) = cleo_joins_a_conversation(Kind::Video).await;
         let c_id = c.id.clone();
-        let a_id = room.a.id.clone();
-        c.wait_media_from(&a_id, common::Kind::Video, common::FLOWING, MEDIA_WITHIN)
-            .await;
         room.a
-            .wait_media_from(&c_id, common::Kind::Video, common::FLOWING, MEDIA_WITHIN)
+            .wait_media_from(&c_id, Kind::Video, FLOWING, MEDIA_WITHIN)
             .await;
         let marks = room.marks();
 
@@ -54,8 +60,7 @@ async fn a_participant_who_just_disappears_is_gone_for_the_others_within_a_secon
         assert!(took < Duration::from_secs(1), "took {took:?}");
         assert_eq!(server.counts(), (1, 2));
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -63,13 +68,8 @@ async fn a_participant_who_just_disappears_is_gone_for_the_others_within_a_secon
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_whose_media_dies_is_dropped_with_media_failed() {
     within(LIMIT, async {
-        let server = common::server::start_default().await;
-        let mut room = Bystanders::start(server.http_addr, "flur").await;
-        let mut c = TestClient::join(server.http_addr, &room.room, "Cleo").await;
+        let (server, mut room, mut c) = cleo_joins_a_conversation(Kind::Audio).await;
         let c_id = c.id.clone();
-        let a_id = room.a.id.clone();
-        c.wait_media_from(&a_id, common::Kind::Audio, common::FLOWING, MEDIA_WITHIN)
-            .await;
         let marks = room.marks();
         let c_mark = c.mark();
 
@@ -87,8 +87,7 @@ async fn a_participant_whose_media_dies_is_dropped_with_media_failed() {
         wait_gone(&mut room, marks, &c_id, Duration::from_secs(3)).await;
         assert_eq!(server.counts(), (1, 2));
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }

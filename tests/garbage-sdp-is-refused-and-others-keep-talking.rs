@@ -91,10 +91,8 @@ async fn garbage_offers_and_answers_from_a_newcomer_are_refused() {
         }
 
         assert_eq!(server.counts(), (1, 3), "Eve is still in, nobody left");
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -126,10 +124,8 @@ async fn an_answer_that_does_not_fit_the_servers_offer_is_refused_and_offered_ag
         assert_eq!(again["tracks"].as_array().unwrap().len(), 4, "{again}");
 
         assert_eq!(server.counts(), (1, 3));
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -167,7 +163,6 @@ async fn garbage_sdp_from_a_participant_in_a_call_does_not_end_its_call() {
         assert_eq!(e["code"], "bad-sdp", "{e}");
 
         // Her call goes on in both directions, and Bob's too.
-        room.assert_still_talking().await;
         for kind in [Kind::Audio, Kind::Video] {
             let n = room.b.received(&a_id, kind);
             room.b
@@ -179,9 +174,8 @@ async fn garbage_sdp_from_a_participant_in_a_call_does_not_end_its_call() {
                 .await;
         }
         assert_eq!(server.counts(), (1, 2));
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }

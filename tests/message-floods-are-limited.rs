@@ -62,10 +62,8 @@ async fn messages_over_the_rate_are_dropped_with_one_error() {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         hasty.assert_alive().await;
         assert_eq!(server.counts(), (1, 3));
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -112,8 +110,7 @@ async fn a_flood_closes_the_connection_with_4002() {
         }
         assert_eq!(server.counts(), (1, 2));
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -151,8 +148,7 @@ async fn connections_per_address_are_capped() {
             }
         }
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }

@@ -12,11 +12,15 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn keyframes_on_request_only() -> ClientOptions {
-    ClientOptions {
+/// Joins room "spaet" as a publisher that sends keyframes on request only.
+async fn join(addr: std::net::SocketAddr, nickname: &str) -> TestClient {
+    let options = ClientOptions {
         keyframe_interval: None,
         ..ClientOptions::default()
-    }
+    };
+    TestClient::join_with(addr, "spaet", nickname, options)
+        .await
+        .unwrap()
 }
 
 /// Waits for the first video packet from `publisher`, then for a keyframe;
@@ -65,12 +69,8 @@ async fn a_late_subscriber_gets_a_keyframe_within_a_second() {
     within(LIMIT, async {
         let server = common::server::start_default().await;
         let addr = server.http_addr;
-        let mut a = TestClient::join_with(addr, "spaet", "Ada", keyframes_on_request_only())
-            .await
-            .unwrap();
-        let mut b = TestClient::join_with(addr, "spaet", "Bo", keyframes_on_request_only())
-            .await
-            .unwrap();
+        let mut a = join(addr, "Ada").await;
+        let mut b = join(addr, "Bo").await;
         let a_id = a.id.clone();
         let b_id = b.id.clone();
         let (took, _) = first_keyframe(&mut b, &a_id, || a.keyframe_requests()).await;
@@ -80,9 +80,7 @@ async fn a_late_subscriber_gets_a_keyframe_within_a_second() {
         // Ada has been sending delta frames for a while when Cy joins.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let requests_before = a.keyframe_requests();
-        let mut c = TestClient::join_with(addr, "spaet", "Cy", keyframes_on_request_only())
-            .await
-            .unwrap();
+        let mut c = join(addr, "Cy").await;
         let (took, before_pli) = first_keyframe(&mut c, &a_id, || a.keyframe_requests()).await;
         eprintln!("Cy: keyframe from Ada {took:?} after her first video packet");
         assert!(took < Duration::from_secs(1), "took {took:?}");
@@ -107,12 +105,8 @@ async fn keyframe_requests_reach_the_publisher_throttled() {
     within(LIMIT, async {
         let server = common::server::start_default().await;
         let addr = server.http_addr;
-        let a = TestClient::join_with(addr, "spaet", "Ada", keyframes_on_request_only())
-            .await
-            .unwrap();
-        let mut b = TestClient::join_with(addr, "spaet", "Bo", keyframes_on_request_only())
-            .await
-            .unwrap();
+        let a = join(addr, "Ada").await;
+        let mut b = join(addr, "Bo").await;
         let a_id = a.id.clone();
         first_keyframe(&mut b, &a_id, || a.keyframe_requests()).await;
         tokio::time::sleep(Duration::from_millis(500)).await;

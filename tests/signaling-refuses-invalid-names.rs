@@ -81,10 +81,8 @@ async fn invalid_room_names_are_refused_and_nothing_changes() {
         let joined = socket.join(&longest, "Nick").await;
         assert_eq!(joined["room"], longest.as_str());
         assert_eq!(server.counts(), (2, 3));
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -141,8 +139,7 @@ async fn invalid_nicknames_are_refused_and_nothing_changes() {
             assert_eq!(joined["nickname"], nickname.as_str());
         }
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }

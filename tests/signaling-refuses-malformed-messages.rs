@@ -91,12 +91,10 @@ async fn malformed_messages_are_refused_and_the_room_carries_on() {
         // Nothing changed: Mallory is still in the room, nobody was told
         // anything, and the conference goes on.
         assert_eq!(server.counts(), counts);
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
+        room.assert_undisturbed_since(marks).await;
         mallory.send_json(json!({"type": "leave"})).await;
         mallory.expect_close(1000).await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -142,12 +140,10 @@ async fn messages_for_a_room_before_joining_one_are_refused() {
             eprintln!("{} before join → {}", m["type"], e["message"]);
         }
         assert_eq!(server.counts(), (1, 2));
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
         // A ping is fine before joining.
         early.assert_alive().await;
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -185,8 +181,7 @@ async fn a_second_join_on_the_same_connection_is_refused() {
             .await;
         assert_eq!(left["id"], id.as_str());
         room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -211,10 +206,8 @@ async fn an_unsupported_protocol_version_is_refused_and_closed() {
             assert!(code.is_some(), "closed with a close frame");
         }
         assert_eq!(server.counts(), (1, 2), "nobody got in");
-        assert_eq!(room.room_news_since(marks), Vec::<serde_json::Value>::new());
-        room.assert_still_talking().await;
-        room.shutdown().await;
-        server.shutdown().await;
+        room.assert_undisturbed_since(marks).await;
+        room.shutdown_with(server).await;
     })
     .await;
 }
@@ -289,8 +282,7 @@ async fn an_oversized_message_is_refused_with_close_1009() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(server.counts(), (1, 2), "only the two who behaved are left");
-        room.shutdown().await;
-        server.shutdown().await;
+        room.shutdown_with(server).await;
     })
     .await;
 }

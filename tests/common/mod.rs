@@ -112,6 +112,19 @@ impl Bystanders {
         news
     }
 
+    /// The others in the room are undisturbed by what happened since
+    /// `marks`: they were told of no one joining, leaving or changing
+    /// ([`room_news_since`](Self::room_news_since) is empty), and both
+    /// still talk ([`assert_still_talking`](Self::assert_still_talking)).
+    pub async fn assert_undisturbed_since(&mut self, marks: (usize, usize)) {
+        assert_eq!(
+            self.room_news_since(marks),
+            Vec::<serde_json::Value>::new(),
+            "no news reached the room"
+        );
+        self.assert_still_talking().await;
+    }
+
     pub fn marks(&self) -> (usize, usize) {
         (self.a.mark(), self.b.mark())
     }
@@ -132,5 +145,11 @@ impl Bystanders {
     pub async fn shutdown(self) {
         self.a.shutdown().await;
         self.b.shutdown().await;
+    }
+
+    /// The end of a test: the bystanders hang up, then `server` stops.
+    pub async fn shutdown_with(self, server: funkraum::Server) {
+        self.shutdown().await;
+        server.shutdown().await;
     }
 }
