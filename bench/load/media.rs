@@ -7,6 +7,7 @@
 //! one process, so they share one monotonic clock.
 
 use crate::stats::{RxStats, TxStats, Window};
+use funkraum::sfu::rig::write_vp8_headers;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -321,22 +322,7 @@ impl Peer {
             p.picture_id = (p.picture_id + 1) & 0x7fff;
             for i in 0..packets {
                 let mut payload = vec![0u8; size];
-                let pid = p.picture_id;
-                // VP8 descriptor: X, S on the first packet; I with a 15-bit picture id.
-                payload[0] = if i == 0 { 0x90 } else { 0x80 };
-                payload[1] = 0x80;
-                payload[2] = 0x80 | (pid >> 8) as u8;
-                payload[3] = pid as u8;
-                if i == 0 {
-                    // Frame tag: P bit clear on keyframes, show_frame set.
-                    let tag: u32 = (24 << 5) | (1 << 4) | u32::from(!keyframe);
-                    payload[4..7].copy_from_slice(&tag.to_le_bytes()[..3]);
-                    if keyframe {
-                        payload[7..10].copy_from_slice(&[0x9d, 0x01, 0x2a]);
-                        payload[10..12].copy_from_slice(&640u16.to_le_bytes());
-                        payload[12..14].copy_from_slice(&360u16.to_le_bytes());
-                    }
-                }
+                write_vp8_headers(&mut payload, i == 0, keyframe, p.picture_id);
                 let stamp = Stamp {
                     participant: ctx.participant,
                     kind: Kind::Video,

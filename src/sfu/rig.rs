@@ -274,21 +274,7 @@ fn publish(c: &mut Client, now: Instant, packets_per_frame: usize) {
         c.frames += 1;
         for i in 0..packets_per_frame {
             let mut payload = vec![0u8; VIDEO_PACKET];
-            // VP8 descriptor: X, S on the first packet; I with a 15-bit picture id.
-            payload[0] = if i == 0 { 0x90 } else { 0x80 };
-            payload[1] = 0x80;
-            payload[2] = 0x80 | (picture_id >> 8) as u8;
-            payload[3] = picture_id as u8;
-            if i == 0 {
-                // Frame tag: P bit clear on keyframes, show_frame set.
-                let tag: u32 = (24 << 5) | (1 << 4) | u32::from(!keyframe);
-                payload[4..7].copy_from_slice(&tag.to_le_bytes()[..3]);
-                if keyframe {
-                    payload[7..10].copy_from_slice(&[0x9d, 0x01, 0x2a]);
-                    payload[10..12].copy_from_slice(&640u16.to_le_bytes());
-                    payload[12..14].copy_from_slice(&360u16.to_le_bytes());
-                }
-            }
+            write_vp8_headers(&mut payload, i == 0, keyframe, picture_id);
             if let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None) {
                 tx.write_rtp(
                     RtpWrite::new(pt, c.video_seq.into(), ts, now, Arc::<[u8]>::from(payload))
@@ -297,6 +283,33 @@ fn publish(c: &mut Client, now: Instant, packets_per_frame: usize) {
                 );
             }
             c.video_seq += 1;
+        }
+    }
+}
+
+/// Writes a VP8 payload descriptor (RFC 7741: X and S on the first packet
+/// of a frame, I with a 15-bit picture id) at the start of `payload`, and on
+/// a frame's first packet the frame tag (P bit clear on keyframes,
+/// show_frame set) with, for a keyframe, the start code and a 640×360 size:
+/// enough for the SFU (and str0m) to see frames and keyframes.
+/// `payload` must be at least 14 bytes long.
+pub fn write_vp8_headers(
+    payload: &mut [u8],
+    first_of_frame: bool,
+    keyframe: bool,
+    picture_id: u16,
+) {
+    payload[0] = if first_of_frame { 0x90 } else { 0x80 };
+    payload[1] = 0x80;
+    payload[2] = 0x80 | (picture_id >> 8) as u8;
+    payload[3] = picture_id as u8;
+    if first_of_frame {
+        let tag: u32 = (24 << 5) | (1 << 4) | u32::from(!keyframe);
+        payload[4..7].copy_from_slice(&tag.to_le_bytes()[..3]);
+        if keyframe {
+            payload[7..10].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+            payload[10..12].copy_from_slice(&640u16.to_le_bytes());
+            payload[12..14].copy_from_slice(&360u16.to_le_bytes());
         }
     }
 }
