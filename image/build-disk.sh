@@ -22,24 +22,8 @@ outdir=$(mkdir -p "$2" && realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 disk=$here/disk
 root_size=${ROOT_SIZE:-2G}
-mirror=${MIRROR:-http://deb.debian.org/debian}
-security_mirror=$(echo "$mirror" | sed 's|/debian$|/debian-security|')
-cache=$here/out/apt-cache
-mkdir -p "$cache"
-
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-disk.XXXXXX")
-# Unmounts whatever is still mounted at or below $1 (mmdebstrap only warns
-# when it cannot unmount a busy /proc in the tree).
-unmount_below() {
-    awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
-        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
-}
-# Never deletes across a mount point (the host's /dev or /proc).
-cleanup() {
-    unmount_below "$work"
-    rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
+image_kind=disk
+. "$here/debian-rootfs.sh"
 rootfs=$work/rootfs
 
 # SSH key: the text itself or a file holding it.
@@ -57,32 +41,15 @@ cfg_uuid=$(cat /proc/sys/kernel/random/uuid)
 root_uuid=$(cat /proc/sys/kernel/random/uuid)
 
 start=$(date +%s)
-mmdebstrap --variant=minbase --mode=root --format=directory \
+debian_rootfs "$rootfs" \
     --include=systemd,systemd-sysv,systemd-resolved,systemd-timesyncd,udev,dbus,kmod \
     --include=linux-image-amd64,initramfs-tools,systemd-boot-efi \
     --include=openssh-server,nftables,ca-certificates,iproute2,procps,curl,less \
     --include=e2fsprogs,dosfstools,python3-minimal,python3-apt \
-    --aptopt='Acquire::Languages "none"' \
-    --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-include=/usr/share/doc/funkraum/*' \
-    --skip=download/empty \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-    --setup-hook="sync-in $cache /var/cache/apt/archives/" \
-    --customize-hook="sync-out /var/cache/apt/archives $cache" \
-    --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-    --customize-hook="upload $deb /tmp/funkraum.deb" \
-    --customize-hook='chroot "$1" dpkg -i /tmp/funkraum.deb && rm "$1"/tmp/funkraum.deb' \
     --customize-hook="sync-in $disk/overlay /" \
     --customize-hook="upload $keys /root/.ssh/authorized_keys" \
-    --customize-hook="$disk/configure-rootfs.sh \"\$1\" $esp_uuid $cfg_uuid $root_uuid" \
-    bookworm "$rootfs" \
-    "deb $mirror bookworm main" \
-    "deb $mirror bookworm-updates main" \
-    "deb $security_mirror bookworm-security main"
+    --customize-hook="$disk/configure-rootfs.sh \"\$1\" $esp_uuid $cfg_uuid $root_uuid"
 echo "rootfs built in $(( $(date +%s) - start )) s" >&2
 unmount_below "$rootfs"
 

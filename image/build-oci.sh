@@ -17,25 +17,9 @@ outdir=$(mkdir -p "$2" && realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)
-mirror=${MIRROR:-http://deb.debian.org/debian}
-security_mirror=$(echo "$mirror" | sed 's|/debian$|/debian-security|')
-cache=$here/out/apt-cache
 uid=10001
-mkdir -p "$cache"
-
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-oci.XXXXXX")
-# Unmounts whatever is still mounted at or below $1 (mmdebstrap only warns
-# when it cannot unmount a busy /proc in the tree).
-unmount_below() {
-    awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r |
-        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
-}
-# Never deletes across a mount point (the host's /dev or /proc).
-cleanup() {
-    unmount_below "$work"
-    rm -rf --one-file-system "$work"
-}
-trap cleanup EXIT
+image_kind=oci
+. "$here/debian-rootfs.sh"
 start=$(date +%s)
 
 umoci init --layout "$work/layout"
@@ -43,30 +27,14 @@ umoci new --image "$work/layout:funkraum"
 umoci unpack --image "$work/layout:funkraum" "$work/bundle" >/dev/null
 rmdir "$work/bundle/rootfs"
 
-mmdebstrap --variant=minbase --mode=root --format=directory \
+debian_rootfs "$work/bundle/rootfs" \
     --include=ca-certificates,curl \
-    --aptopt='Acquire::Languages "none"' \
-    --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-include=/usr/share/doc/funkraum/*' \
-    --skip=download/empty \
-    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-    --setup-hook="sync-in $cache /var/cache/apt/archives/" \
-    --customize-hook="sync-out /var/cache/apt/archives $cache" \
-    --customize-hook='rm -f "$1"/var/cache/apt/archives/*.deb' \
-    --customize-hook="upload $deb /tmp/funkraum.deb" \
-    --customize-hook='chroot "$1" dpkg -i /tmp/funkraum.deb >/dev/null && rm "$1"/tmp/funkraum.deb' \
     --customize-hook="upload $repo/image/container.toml /etc/funkraum/funkraum.toml" \
     --customize-hook="echo 'funkraum:x:$uid:$uid:funkraum:/nonexistent:/usr/sbin/nologin' >> \"\$1\"/etc/passwd" \
     --customize-hook="echo 'funkraum:x:$uid:' >> \"\$1\"/etc/group" \
     --customize-hook="install -d -m 0700 -o $uid -g $uid \"\$1\"/var/lib/funkraum \"\$1\"/run/funkraum" \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old "$1"/etc/machine-id' \
-    bookworm "$work/bundle/rootfs" \
-    "deb $mirror bookworm main" \
-    "deb $mirror bookworm-updates main" \
-    "deb $security_mirror bookworm-security main" 2>"$work/mmdebstrap.log" || {
+    2>"$work/mmdebstrap.log" || {
         cat "$work/mmdebstrap.log" >&2
         exit 1
     }
