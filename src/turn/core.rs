@@ -272,25 +272,22 @@ impl Core {
 
         // The relay policy: before the state machine, whether or not the
         // request is authenticated.
+        let refused_peer = || {
+            gate::has_undecodable_peer(&inspected)
+                || inspected
+                    .peers
+                    .iter()
+                    .any(|p| self.policy.check(*p).is_err())
+        };
         match inspected.kind {
             Kind::SendIndication => {
-                if gate::has_undecodable_peer(&inspected)
-                    || inspected
-                        .peers
-                        .iter()
-                        .any(|p| self.policy.check(*p).is_err())
-                {
+                if refused_peer() {
                     TurnStats::add(&self.stats.peers_refused);
                     return;
                 }
             }
             Kind::CreatePermission | Kind::ChannelBind => {
-                if gate::has_undecodable_peer(&inspected)
-                    || inspected
-                        .peers
-                        .iter()
-                        .any(|p| self.policy.check(*p).is_err())
-                {
+                if refused_peer() {
                     TurnStats::add(&self.stats.peers_refused);
                     self.refuse(&key, &inspected, ErrorCode::FORBIDDEN, signer.as_ref(), io);
                     return;

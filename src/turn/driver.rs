@@ -1,6 +1,6 @@
 //! The sockets and tasks around [`Core`]: the UDP listener, the TCP
 //! listener and its connections (and any other byte stream, such as TLS
-//! on 443, through [`TurnService::serve_stream`]), one reader task per
+//! on 443, through [`StreamServer::serve`]), one reader task per
 //! relay socket, and a one-second tick. All of them share one `Core`
 //! behind a mutex; sends never wait (UDP `try_send_to`, bounded queues
 //! per stream), so the lock is never held across an await.
@@ -162,7 +162,11 @@ pub struct TurnService {
 pub struct StreamServer(Arc<Shared>);
 
 impl StreamServer {
-    /// As [`TurnService::serve_stream`].
+    /// Serves TURN over any byte stream (RFC 5766 §11.5 framing) until it
+    /// ends: the TCP listener's connections, and TURN over TLS from the
+    /// HTTPS listener on 443. `already_read` are bytes the caller read
+    /// from the stream to recognise it (see [`super::framing::sniff`]).
+    /// `local` is the address the stream was accepted on.
     pub fn serve<S>(
         &self,
         stream: S,
@@ -275,24 +279,6 @@ impl TurnService {
     pub fn counts(&self) -> (usize, usize) {
         self.shared
             .with(|core, _| (core.client_count(), core.allocation_count()))
-    }
-
-    /// Serves TURN over any byte stream (RFC 5766 §11.5 framing) until it
-    /// ends: the TCP listener's connections, and TURN over TLS from the
-    /// HTTPS listener on 443. `already_read` are bytes the caller read
-    /// from the stream to recognise it (see [`super::framing::sniff`]).
-    /// `local` is the address the stream was accepted on.
-    pub fn serve_stream<S>(
-        &self,
-        stream: S,
-        client: SocketAddr,
-        local: SocketAddr,
-        already_read: Vec<u8>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static
-    where
-        S: AsyncRead + AsyncWrite + Send + 'static,
-    {
-        serve_stream(self.shared.clone(), stream, client, local, already_read)
     }
 
     /// A handle for the HTTPS listener, which hands it the TLS connections
