@@ -1748,16 +1748,20 @@ mod tests {
         assert!(core.participants.contains_key(&ParticipantId::from_u64(1)));
     }
 
-    #[test]
-    fn leaving_closes_the_room_and_forgets_everything() {
-        let (mut core, _rx) = core_with(&[1]);
+    fn leave(core: &mut SfuCore, participant: u64) {
         core.handle_command(
             Instant::now(),
             Command::Leave {
-                participant: ParticipantId::from_u64(1),
+                participant: ParticipantId::from_u64(participant),
             },
             &mut NoNetwork,
         );
+    }
+
+    #[test]
+    fn leaving_closes_the_room_and_forgets_everything() {
+        let (mut core, _rx) = core_with(&[1]);
+        leave(&mut core, 1);
         assert!(core.participants.is_empty());
         assert!(core.rooms.is_empty());
         assert!(core.by_ufrag.is_empty());
@@ -1901,13 +1905,7 @@ mod tests {
         let (mut core, _rx) = core_with(&[1]);
         assert!(core.next_speaker_tick.is_some());
         assert!(core.next_timeout().is_some());
-        core.handle_command(
-            Instant::now(),
-            Command::Leave {
-                participant: ParticipantId::from_u64(1),
-            },
-            &mut NoNetwork,
-        );
+        leave(&mut core, 1);
         assert!(core.next_speaker_tick.is_none());
         assert!(core.rooms.is_empty());
     }
@@ -1932,13 +1930,7 @@ mod tests {
     impl StrClient {
         fn new(now: Instant) -> Self {
             let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-            let mut rtc = Rtc::builder()
-                .set_rtp_mode(true)
-                .clear_codecs()
-                .enable_opus(true, false)
-                .enable_vp8(true)
-                .build(now);
-            rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
+            let rtc = crate::sfu::rig::client_rtc(addr, now);
             StrClient { rtc, addr, now }
         }
 

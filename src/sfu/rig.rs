@@ -86,13 +86,7 @@ impl Rig {
                 &mut SimNetwork::default(),
             );
             let addr = SocketAddr::new([10, 0, 1, i as u8 + 1].into(), 5000);
-            let mut rtc = Rtc::builder()
-                .set_rtp_mode(true)
-                .clear_codecs()
-                .enable_opus(true, false)
-                .enable_vp8(true)
-                .build(now);
-            rtc.add_local_candidate(Candidate::host(addr, "udp").expect("a candidate"));
+            let mut rtc = client_rtc(addr, now);
             let mut api = rtc.sdp_api();
             let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
             let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
@@ -312,4 +306,17 @@ pub fn write_vp8_headers(
             payload[12..14].copy_from_slice(&360u16.to_le_bytes());
         }
     }
+}
+
+/// A str0m peer as the simulated participants (and the core's unit tests)
+/// use it: RTP mode, Opus and VP8 only, one host candidate at `addr`.
+pub(crate) fn client_rtc(addr: SocketAddr, now: Instant) -> Rtc {
+    let mut rtc = Rtc::builder()
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .build(now);
+    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("a host candidate"));
+    rtc
 }
