@@ -7,9 +7,8 @@ mod common;
 
 use common::captured_logs;
 use common::pebble::{Pebble, PebbleOptions, free_port};
-use common::tls::{TempDir, client_accepting_any, client_with_roots, get, tls_config, wait_until};
+use common::tls::{Response, TempDir, client_accepting_any, client_with_roots, get};
 use funkraum::Server;
-use funkraum::config::TlsMode;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,24 +20,14 @@ async fn unreachable_directory_means_stand_in_errors_backoff_then_recovery() {
     // Prepared (its address and CA are known) but not running yet.
     let mut pebble = Pebble::prepare(options);
     let state = TempDir::new("acme-unreachable");
-    let mut config = tls_config(TlsMode::Acme, state.path(), 0, http_port);
-    config.tls.domains = vec!["localhost".into()];
-    config.tls.acme_directory = pebble.directory_url.clone();
-    config.tls.acme_directory_ca_file = pebble.listener_ca_file.clone();
+    let mut config = pebble.acme_config(state.path(), 0, http_port, &["localhost"]);
     config.tls.acme_retry_secs = 1;
     config.validate().expect("valid test configuration");
     let server = Server::start(config).await.expect("starts without its CA");
     let store = server.certificates.clone().expect("TLS is on");
 
     // HTTPS works at once, with a stand-in that is not trusted: no HSTS.
-    let r = get(
-        server.http_addr,
-        "localhost",
-        &client_accepting_any(),
-        "/healthz",
-    )
-    .await
-    .expect("HTTPS with the stand-in");
+    let r = health_accepting_any(&server).await;
     assert_eq!(r.status, 200);
     assert!(r.header("strict-transport-security").is_none());
     assert_eq!(r.json()["tls"]["trusted"], false);
@@ -72,12 +61,7 @@ async fn unreachable_directory_means_stand_in_errors_backoff_then_recovery() {
 
     // The CA comes up: the next retry gets a trusted certificate.
     pebble.run().await;
-    wait_until(20, "a certificate once the CA is reachable", || {
-        let store = store.clone();
-        async move { store.trusted() }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\npebble log:\n{}\n{}", pebble.log(), logs.text()));
+    pebble.wait_trusted(&store, 20, Some(&logs)).await;
     let root = pebble.issuing_root_pem().await;
     let r = get(
         server.http_addr,
@@ -93,13 +77,20 @@ async fn unreachable_directory_means_stand_in_errors_backoff_then_recovery() {
 }
 
 async fn r_failures(server: &Server) -> u64 {
-    let r = get(
+    health_accepting_any(server).await.json()["tls"]["acme_failures"]
+        .as_u64()
+        .unwrap()
+}
+
+/// `/healthz` over HTTPS from a client that accepts any certificate (the
+/// stand-in too): HTTPS works whatever the CA does.
+async fn health_accepting_any(server: &Server) -> Response {
+    get(
         server.http_addr,
         "localhost",
         &client_accepting_any(),
         "/healthz",
     )
     .await
-    .expect("HTTPS keeps working");
-    r.json()["tls"]["acme_failures"].as_u64().unwrap()
+    .expect("HTTPS works, with the stand-in or the CA's certificate")
 }

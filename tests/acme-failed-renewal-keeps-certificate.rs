@@ -5,9 +5,8 @@ mod common;
 
 use common::captured_logs;
 use common::pebble::{Pebble, PebbleOptions, free_port};
-use common::tls::{TempDir, client_with_roots, get, tls_config, wait_until};
+use common::tls::{TempDir, client_with_roots, get, wait_until};
 use funkraum::Server;
-use funkraum::config::TlsMode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_renewal_keeps_serving_the_old_certificate() {
@@ -18,20 +17,12 @@ async fn failed_renewal_keeps_serving_the_old_certificate() {
     options.validity_secs = Some(12);
     let mut pebble = Pebble::start(options).await;
     let state = TempDir::new("acme-failed-renewal");
-    let mut config = tls_config(TlsMode::Acme, state.path(), 0, http_port);
-    config.tls.domains = vec!["localhost".into()];
-    config.tls.acme_directory = pebble.directory_url.clone();
-    config.tls.acme_directory_ca_file = pebble.listener_ca_file.clone();
+    let mut config = pebble.acme_config(state.path(), 0, http_port, &["localhost"]);
     config.tls.acme_retry_secs = 1;
     config.validate().expect("valid test configuration");
     let server = Server::start(config).await.expect("server starts");
     let store = server.certificates.clone().expect("TLS is on");
-    wait_until(60, "a certificate from pebble", || {
-        let store = store.clone();
-        async move { store.trusted() }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\npebble log:\n{}", pebble.log()));
+    pebble.wait_trusted(&store, 60, None).await;
     let issued = store.current().fingerprint.clone();
     let client = client_with_roots(pebble.issuing_root_pem().await.as_bytes());
     pebble.stop();

@@ -5,11 +5,8 @@
 mod common;
 
 use common::pebble::{Pebble, PebbleOptions, free_port};
-use common::tls::{
-    TempDir, client_with_roots, get, get_plain, served_chain, tls_config, wait_until,
-};
+use common::tls::{TempDir, client_with_roots, get, get_plain, served_chain};
 use funkraum::Server;
-use funkraum::config::TlsMode;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -18,22 +15,14 @@ async fn http_01_certificate_is_served_and_verifies_against_the_ca_root() {
     let http_port = free_port();
     let pebble = Pebble::start(PebbleOptions::new(http_port, free_port())).await;
     let state = TempDir::new("acme-http-01");
-    let mut config = tls_config(TlsMode::Acme, state.path(), 0, http_port);
-    config.tls.domains = vec!["localhost".into(), "127.0.0.1".into()];
-    config.tls.acme_directory = pebble.directory_url.clone();
-    config.tls.acme_directory_ca_file = pebble.listener_ca_file.clone();
+    let mut config = pebble.acme_config(state.path(), 0, http_port, &["localhost", "127.0.0.1"]);
     config.tls.acme_email = "admin@funkraum.test".into();
     config.validate().expect("valid test configuration");
     let server = Server::start(config).await.expect("server starts");
     let store = server.certificates.clone().expect("TLS is on");
 
     // Until pebble has issued, a self-signed stand-in is served, without HSTS.
-    wait_until(60, "a certificate from pebble", || {
-        let store = store.clone();
-        async move { store.trusted() }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\npebble log:\n{}", pebble.log()));
+    pebble.wait_trusted(&store, 60, None).await;
 
     let root = pebble.issuing_root_pem().await;
     let trusting_pebble = client_with_roots(root.as_bytes());

@@ -6,9 +6,9 @@ mod common;
 
 use common::captured_logs;
 use common::pebble::{Pebble, PebbleOptions, free_port};
-use common::tls::{TempDir, client_with_roots, get, tls_config, wait_until};
+use common::tls::{TempDir, client_with_roots, get};
 use funkraum::Server;
-use funkraum::config::{AcmeChallenge, TlsMode};
+use funkraum::config::AcmeChallenge;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_alpn_01_certificate_is_served_without_port_80() {
@@ -16,23 +16,15 @@ async fn tls_alpn_01_certificate_is_served_without_port_80() {
     let https_port = free_port();
     let pebble = Pebble::start(PebbleOptions::new(free_port(), https_port)).await;
     let state = TempDir::new("acme-tls-alpn-01");
-    let mut config = tls_config(TlsMode::Acme, state.path(), https_port, 0);
+    let mut config = pebble.acme_config(state.path(), https_port, 0, &["localhost", "127.0.0.1"]);
     config.tls.http_listen = Vec::new();
     config.tls.acme_challenge = AcmeChallenge::TlsAlpn01;
-    config.tls.domains = vec!["localhost".into(), "127.0.0.1".into()];
-    config.tls.acme_directory = pebble.directory_url.clone();
-    config.tls.acme_directory_ca_file = pebble.listener_ca_file.clone();
     config.validate().expect("valid test configuration");
     let server = Server::start(config).await.expect("server starts");
     assert!(server.redirect_addrs.is_empty());
     let store = server.certificates.clone().expect("TLS is on");
 
-    wait_until(60, "a certificate from pebble", || {
-        let store = store.clone();
-        async move { store.trusted() }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\npebble log:\n{}", pebble.log()));
+    pebble.wait_trusted(&store, 60, None).await;
 
     let root = pebble.issuing_root_pem().await;
     let trusting_pebble = client_with_roots(root.as_bytes());

@@ -8,7 +8,7 @@
 mod common;
 
 use common::socket::WssClient;
-use common::tls::{TempDir, client_pinning, client_pinning_alpn, tls_config};
+use common::tls::{TempDir, client_pinning, client_pinning_alpn, current_fingerprint, tls_config};
 use common::turn_tcp_proxy::TurnTcpProxy;
 use common::{ClientOptions, FLOWING, Kind, MEDIA_WITHIN, TestClient, within};
 use funkraum::config::TlsMode;
@@ -31,13 +31,7 @@ async fn relay_only_conference(transport: Transport) {
             let mut config = tls_config(TlsMode::SelfSigned, state.path(), 0, 0);
             config.turn.enabled = true;
             let server = common::server::start(config).await;
-            let fingerprint = server
-                .certificates
-                .as_ref()
-                .unwrap()
-                .current()
-                .fingerprint
-                .clone();
+            let fingerprint = current_fingerprint(&server);
             let wss = WssClient {
                 config: client_pinning(&fingerprint),
                 name: "localhost".into(),

@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::daemon::{ScratchDir, binary, loopback_config};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::daemon::{ScratchDir, loopback_config, spawn_with_stdout_lines};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct Manager {
@@ -40,28 +40,23 @@ fn start_under_manager(
         loopback_config(dir.path(), "[process]\nuser = \"nobody\"\n"),
     )
     .unwrap();
-    let mut child = Command::new(binary())
-        .arg("--config")
-        .arg(&config)
-        .env("NOTIFY_SOCKET", notify_socket)
-        .env("WATCHDOG_USEC", watchdog.as_micros().to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the funkraum binary");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("funkraum serving http://") {
-                let _ = tx.send(addr.trim().parse().unwrap());
-            }
+    let watchdog_usec = watchdog.as_micros().to_string();
+    let (child, lines) = spawn_with_stdout_lines(
+        &config,
+        &[
+            ("NOTIFY_SOCKET", notify_socket),
+            ("WATCHDOG_USEC", &watchdog_usec),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("funkraum serves within 30 s");
+        if let Some(addr) = line.strip_prefix("funkraum serving http://") {
+            break addr.trim().parse().unwrap();
         }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("funkraum serves within 30 s");
+    };
     (child, addr)
 }
 

@@ -5,12 +5,10 @@
 
 mod common;
 
-use common::daemon::{binary, loopback_config};
+use common::daemon::{loopback_config, spawn_with_stdout_lines};
 use common::tls::{TempDir, client_accepting_any, get};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,21 +28,7 @@ async fn tls_state_is_handed_to_the_unprivileged_user() {
     );
     let config_path = dir.path().join("funkraum.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = Command::new(binary())
-        .arg("--config")
-        .arg(&config_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the funkraum binary");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_with_stdout_lines(&config_path, &[]);
     let mut addr = None;
     let mut fingerprint_line = None;
     while addr.is_none() || fingerprint_line.is_none() {

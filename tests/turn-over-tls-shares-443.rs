@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::tls::{TempDir, client_pinning, client_pinning_alpn, connect, get, tls_config};
+use common::tls::{
+    TempDir, client_pinning, client_pinning_alpn, connect, current_fingerprint, get, tls_config,
+};
 use funkraum::Server;
 use funkraum::config::TlsMode;
 use std::time::Duration;
@@ -57,13 +59,7 @@ async fn stun_on_the_https_port_reaches_turn_and_http_the_web_server() {
     config.validate().expect("valid test configuration");
     let server = Server::start(config).await.expect("server starts");
     assert!(server.turn().is_some());
-    let fingerprint = server
-        .certificates
-        .as_ref()
-        .unwrap()
-        .current()
-        .fingerprint
-        .clone();
+    let fingerprint = current_fingerprint(&server);
     let addr = server.http_addr;
 
     // No ALPN, STUN first (how browsers do TURN over TLS).

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,32 @@ fn find_funkraum_pid(root: u32) -> u32 {
         );
     }
     panic!("no funkraum process below pid {root}");
+}
+
+/// Starts `funkraum --config <config_path>` with `env` added and stderr
+/// discarded; returns the child and its stdout, line by line (read to the
+/// end in a thread, also when nobody receives any more).
+pub fn spawn_with_stdout_lines(
+    config_path: &Path,
+    env: &[(&str, &str)],
+) -> (Child, Receiver<String>) {
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(config_path)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the funkraum binary");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
 }
 
 /// A config on loopback with free ports, error log in `runtime_dir`.

@@ -2,14 +2,18 @@
 //! certificate made here: Debian ships none.
 #![allow(dead_code)]
 
-use super::tls::{TempDir, client_with_roots, get};
+use super::captured_logs::Logs;
+use super::tls::{TempDir, client_with_roots, get, tls_config, wait_until};
+use funkraum::config::{Config, TlsMode};
+use funkraum::tls::CertStore;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A loopback TCP port nobody listens on right now (bound, read, released).
@@ -171,6 +175,40 @@ impl Pebble {
             .expect("pebble's management endpoint answers");
         assert_eq!(r.status, 200, "{}", r.body);
         r.body
+    }
+
+    /// An ACME configuration (see [`tls_config`]) for `domains`, ordering
+    /// from this pebble; not yet validated, for a test to adjust.
+    pub fn acme_config(
+        &self,
+        state_dir: &Path,
+        https_port: u16,
+        http_port: u16,
+        domains: &[&str],
+    ) -> Config {
+        let mut config = tls_config(TlsMode::Acme, state_dir, https_port, http_port);
+        config.tls.domains = domains.iter().map(|d| d.to_string()).collect();
+        config.tls.acme_directory = self.directory_url.clone();
+        config.tls.acme_directory_ca_file = self.listener_ca_file.clone();
+        config
+    }
+
+    /// Waits at most `secs` for `store` to hold a trusted certificate (one
+    /// from this pebble); panics otherwise, with pebble's log and, if given,
+    /// the captured daemon logs.
+    pub async fn wait_trusted(&self, store: &Arc<CertStore>, secs: u64, logs: Option<&Logs>) {
+        wait_until(secs, "a certificate from pebble", || {
+            let store = store.clone();
+            async move { store.trusted() }
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\npebble log:\n{}\n{}",
+                self.log(),
+                logs.map(Logs::text).unwrap_or_default()
+            )
+        });
     }
 
     /// Pebble's own log, for failure messages.

@@ -2,6 +2,7 @@
 //! fingerprint; HTTPS GET, WSS, and what certificate a server presents.
 #![allow(dead_code)]
 
+use funkraum::Server;
 use funkraum::config::{Config, TlsMode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -159,6 +160,17 @@ pub async fn served_chain(
         .iter()
         .map(|c| c.clone().into_owned())
         .collect())
+}
+
+/// The fingerprint of the certificate `server` has in service (TLS on).
+pub fn current_fingerprint(server: &Server) -> String {
+    server
+        .certificates
+        .as_ref()
+        .expect("TLS is on")
+        .current()
+        .fingerprint
+        .clone()
 }
 
 /// The fingerprint of the leaf the server at `addr` presents right now.
