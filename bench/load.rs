@@ -32,7 +32,6 @@ mod stats;
 use media::{MediaPlan, PeerFactory};
 use participant::{Outcome, Signaling, Spec};
 use stats::Window;
-use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -303,19 +302,12 @@ fn spawn_funkraum(binary: &PathBuf, bind: IpAddr) -> Result<(Spawned, String), S
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
-    let stdout = child.stdout.take().expect("piped stdout");
+    let served = ::funkraum::server::watch_for_serving(child.stdout.take().expect("piped stdout"));
     let spawned = Spawned { child, dir };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("funkraum serving http://") {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let addr = rx
+    let url = served
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| "funkraum did not start within 30 s".to_string())?;
+    let addr = url.strip_prefix("http://").unwrap_or(&url);
     Ok((spawned, format!("ws://{addr}/ws")))
 }
 

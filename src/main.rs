@@ -242,7 +242,7 @@ fn run(config: Config) -> ExitCode {
                 }
             }
         });
-        println!("funkraum serving {}", server.url());
+        println!("{}{}", funkraum::server::SERVING, server.url());
         if let Some(store) = &server.certificates {
             let status = store.status();
             println!(

@@ -17,6 +17,31 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// What the daemon prints on stdout, followed by its URL, once it serves.
+pub const SERVING: &str = "funkraum serving ";
+
+/// Reads a starting daemon's stdout on a thread of its own and hands over
+/// the URL of its [`SERVING`] line (e.g. `http://127.0.0.1:8080`): for the
+/// programs that start the daemon and wait for it (the test harness, the
+/// load generator).
+pub fn watch_for_serving(
+    stdout: impl std::io::Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.strip_prefix(SERVING) {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    rx
+}
+
 /// A running funkraum.
 pub struct Server {
     /// Where the web client and signaling (`/ws`) are served: plain HTTP on

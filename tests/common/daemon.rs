@@ -92,16 +92,8 @@ impl Daemon {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("funkraum serving http://") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
-        let addr = rx
+        let served = funkraum::server::watch_for_serving(child.stdout.take().unwrap());
+        let url = served
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
                 panic!(
@@ -113,7 +105,10 @@ impl Daemon {
         Daemon {
             child,
             pid,
-            http_addr: addr.parse().expect("served address parses"),
+            http_addr: url
+                .strip_prefix("http://")
+                .and_then(|a| a.parse().ok())
+                .expect("served over HTTP at an address"),
             stderr,
         }
     }
