@@ -998,64 +998,35 @@ async fn send_remb(shared: Arc<Shared>) {
     }
 }
 
-/// The callbacks of the webrtc crate. Written out rather than through
-/// `#[async_trait]` (the shape that macro produces), to need no extra crate.
+/// The callbacks of the webrtc crate.
 struct Handler {
     shared: Arc<Shared>,
     outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
     tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
 }
 
-type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-
+#[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
-    fn on_ice_candidate<'life0, 'async_trait>(
-        &'life0 self,
-        event: RTCPeerConnectionIceEvent,
-    ) -> BoxFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            let Some(out) = &self.outgoing else {
-                return;
-            };
-            if let Ok(init) = event.candidate.to_json() {
-                let m = json!({"type": "candidate", "candidate": init.candidate});
-                if out.send(Outgoing::Text(m.to_string())).is_ok() {
-                    self.shared.candidates_sent.fetch_add(1, Ordering::Relaxed);
-                }
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Some(out) = &self.outgoing else {
+            return;
+        };
+        if let Ok(init) = event.candidate.to_json() {
+            let m = json!({"type": "candidate", "candidate": init.candidate});
+            if out.send(Outgoing::Text(m.to_string())).is_ok() {
+                self.shared.candidates_sent.fetch_add(1, Ordering::Relaxed);
             }
-        })
+        }
     }
 
-    fn on_connection_state_change<'life0, 'async_trait>(
-        &'life0 self,
-        state: RTCPeerConnectionState,
-    ) -> BoxFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            *self.shared.connection_state.lock().unwrap() = Some(state);
-            bump(&self.shared);
-        })
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        *self.shared.connection_state.lock().unwrap() = Some(state);
+        bump(&self.shared);
     }
 
-    fn on_track<'life0, 'async_trait>(
-        &'life0 self,
-        track: Arc<dyn TrackRemote>,
-    ) -> BoxFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         // Runs on the connection's driver: hand the track on, do no work here.
-        Box::pin(async move {
-            let _ = self.tracks.send(track);
-        })
+        let _ = self.tracks.send(track);
     }
 }
 

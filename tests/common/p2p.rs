@@ -209,49 +209,30 @@ impl P2pHandler {
     }
 }
 
-type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-
+#[async_trait::async_trait]
 impl PeerConnectionEventHandler for P2pHandler {
-    fn on_ice_candidate<'life0, 'async_trait>(
-        &'life0 self,
-        event: RTCPeerConnectionIceEvent,
-    ) -> BoxFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            if !self.current() {
-                return;
-            }
-            if let Ok(init) = event.candidate.to_json() {
-                let m = json!({"type": "p2pSignal", "to": self.peer, "candidate": init});
-                let _ = self.outgoing.send(Outgoing::Text(m.to_string()));
-            }
-        })
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if !self.current() {
+            return;
+        }
+        if let Ok(init) = event.candidate.to_json() {
+            let m = json!({"type": "p2pSignal", "to": self.peer, "candidate": init});
+            let _ = self.outgoing.send(Outgoing::Text(m.to_string()));
+        }
     }
 
-    fn on_connection_state_change<'life0, 'async_trait>(
-        &'life0 self,
-        state: RTCPeerConnectionState,
-    ) -> BoxFuture<'async_trait>
-    where
-        'life0: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            if !self.current() {
-                return;
-            }
-            *self.shared.state.lock().unwrap() = Some((self.peer.clone(), state));
-            let report = match state {
-                RTCPeerConnectionState::Connected => "connected",
-                RTCPeerConnectionState::Failed => "failed",
-                _ => return,
-            };
-            self.shared.reported.lock().unwrap().push(report);
-            let m = json!({"type": "p2pState", "state": report});
-            let _ = self.outgoing.send(Outgoing::Text(m.to_string()));
-        })
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if !self.current() {
+            return;
+        }
+        *self.shared.state.lock().unwrap() = Some((self.peer.clone(), state));
+        let report = match state {
+            RTCPeerConnectionState::Connected => "connected",
+            RTCPeerConnectionState::Failed => "failed",
+            _ => return,
+        };
+        self.shared.reported.lock().unwrap().push(report);
+        let m = json!({"type": "p2pState", "state": report});
+        let _ = self.outgoing.send(Outgoing::Text(m.to_string()));
     }
 }
