@@ -23,14 +23,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
 . "$(dirname "$0")/checks.sh"
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-ansible.XXXXXX")
-qemu_pid=""
-cleanup() {
-    [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/ansible-test-serial.log" 2>/dev/null || true
-    stop_vm "$qemu_pid"
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+vm_work ansible-test
 
 cp --sparse=always "$image" "$work/disk.raw"
 ssh-keygen -q -t ed25519 -N '' -C funkraum-ansible-test -f "$work/key"

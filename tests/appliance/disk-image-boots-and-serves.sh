@@ -26,15 +26,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 boot_limit=${BOOT_LIMIT:-420}
 . "$(dirname "$0")/checks.sh"
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/funkraum-boot.XXXXXX")
-qemu_pid=""
-cleanup() {
-    # The serial console is kept for a look after a failure.
-    [ -f "$work/serial.log" ] && cp "$work/serial.log" "$repo/image/out/boot-test-serial.log" 2>/dev/null || true
-    stop_vm "$qemu_pid"
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+vm_work boot-test
 
 # The test's own copy, with its config and key on the FUNKRAUM partition.
 cp --sparse=always "$image" "$work/disk.raw"
