@@ -1,4 +1,4 @@
-//! Heap allocations per forwarded RTP packet in steady state
+//! Heap allocations and CPU time per forwarded RTP packet in steady state
 //! (docs/performance.md).
 //!
 //!   cargo bench --bench alloc                # 10 publishers, 6 packets/frame
@@ -10,10 +10,15 @@
 //! negotiation, the first keyframes, buffers grown to their steady size)
 //! the global allocator counts the allocations made inside the core's calls
 //! (the clients' own work is left out) over a measured span, divided by
-//! the RTP packets the core forwarded in it. The media thread's socket
+//! the RTP packets the core forwarded in it. A second span counts the
+//! thread's CPU time inside the same calls the same way: the core's cost per
+//! forwarded packet without the kernel's (a figure for A/B comparisons of
+//! the core on a noisy machine; each reading is a syscall of its own, the
+//! same in A and B). The media thread's socket
 //! I/O (`recvmmsg`/`sendmmsg` into buffers that are kept) is not part of
 //! the rig and allocates nothing per packet.
 
+use nix::time::{ClockId, clock_gettime};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use std::alloc::System;
 use std::time::Duration;
@@ -55,5 +60,19 @@ fn main() {
     println!(
         "allocations per forwarded packet: {:.3}",
         allocations as f64 / forwarded as f64
+    );
+    let cpu_nanos = || {
+        let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    };
+    let forwarded_before = rig.forwarded();
+    let nanos = rig.run(measured, &cpu_nanos);
+    let forwarded = rig.forwarded() - forwarded_before;
+    println!(
+        "CPU time inside the SFU core per forwarded packet: {:.0} ns \
+         ({forwarded} packets per {:.3} CPU-s: {:.0} per CPU-second)",
+        nanos as f64 / forwarded as f64,
+        nanos as f64 / 1e9,
+        forwarded as f64 * 1e9 / nanos as f64
     );
 }
