@@ -3,9 +3,11 @@
 
 use super::core::{Network, SfuCore};
 use super::{Command, MediaSockets, SfuConfig, SfuStats};
+use arrayvec::ArrayVec;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 use std::future::poll_fn;
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -21,6 +23,8 @@ const COMMAND_QUEUE: usize = 1024;
 /// Datagrams read with one `recvmmsg` before the loop looks at the other
 /// sockets and at timers again.
 const BATCH: usize = 64;
+/// Datagrams sent with one `sendmmsg` at most.
+const SEND_BATCH: usize = 32;
 /// Larger than any datagram str0m accepts (MTU-sized); a bigger one is cut
 /// and then refused by the parser.
 const DATAGRAM_BUFFER: usize = 2048;
@@ -148,18 +152,55 @@ impl Network for BatchNetwork<'_> {
 }
 
 impl BatchNetwork<'_> {
-    /// Sends everything queued. UDP: what does not fit into a full socket
-    /// buffer is dropped, as the network would; an error that concerns one
+    /// Sends everything queued, up to [`SEND_BATCH`] datagrams per
+    /// `sendmmsg`. UDP: what does not fit into a full socket buffer is
+    /// dropped, as the network would; an error that concerns one
     /// destination (ICMP unreachable from a departed browser) drops that
     /// datagram only.
     fn flush(&mut self) {
+        let mut next = 0;
         let mut start = 0;
-        for &(socket, destination, end) in &self.queued {
-            // One sendto per datagram. Not sendmmsg: nix's wrapper can tell
-            // how many were sent only through an iterator that reads
-            // address slots sendmmsg never writes (uninitialised memory).
-            let _ = self.sockets[socket].try_send_to(&self.bytes[start..end], destination);
-            start = end;
+        while next < self.queued.len() {
+            // A run of datagrams from the same socket.
+            let socket = self.queued[next].0;
+            let run = self.queued[next..]
+                .iter()
+                .take(SEND_BATCH)
+                .take_while(|q| q.0 == socket)
+                .count();
+            let datagrams = &self.queued[next..next + run];
+            let mut addresses = ArrayVec::<SocketAddrAny, SEND_BATCH>::new();
+            let mut slices = ArrayVec::<[IoSlice<'_>; 1], SEND_BATCH>::new();
+            let mut from = start;
+            for &(_, destination, end) in datagrams {
+                addresses.push(destination.into());
+                slices.push([IoSlice::new(&self.bytes[from..end])]);
+                from = end;
+            }
+            let mut controls: [SendAncillaryBuffer<'_, '_, '_>; SEND_BATCH] =
+                std::array::from_fn(|_| SendAncillaryBuffer::default());
+            let mut headers: ArrayVec<MMsgHdr<'_>, SEND_BATCH> = addresses
+                .iter()
+                .zip(&slices)
+                .zip(&mut controls)
+                .map(|((a, s), c)| MMsgHdr::new_with_addr(a, s, c))
+                .collect();
+            let udp = &self.sockets[socket];
+            let mut sent = 0;
+            while sent < run {
+                let result = udp.try_io(Interest::WRITABLE, || {
+                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT).map_err(io::Error::from)
+                });
+                match result {
+                    Ok(n) if n > 0 => sent += n,
+                    // A full socket buffer: the rest of the run is dropped.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // The datagram at `sent` failed on its own.
+                    _ => sent += 1,
+                }
+            }
+            start = from;
+            next += run;
         }
         self.bytes.clear();
         self.queued.clear();
