@@ -1595,11 +1595,12 @@ fn drain(
     let mut immediate = 0;
     loop {
         match p.rtc.poll_output() {
-            // With bandwidth estimation str0m paces: its pacer releases one
-            // packet per `Timeout` and asks for the next one 1 µs after the
-            // last. Left to the timer (1 ms steps), that caps a subscriber
-            // at ~1,000 packets/s and queues the rest for seconds; so the
-            // timeouts that are due or immediate are given here at once.
+            // With bandwidth estimation str0m paces. Patched
+            // (vendor/str0m/PATCHES.md), its pacer releases what is due in
+            // one drain; what still asks for a timeout at once (the next
+            // packet of a probe, time that must advance by 1 µs) gets it
+            // here: left to the timer (1 ms steps), that would cap a
+            // subscriber at ~1,000 packets/s.
             Ok(Output::Timeout(t)) if t <= now + IMMEDIATE && immediate < MAX_IMMEDIATE => {
                 immediate += 1;
                 if p.rtc.handle_input(Input::Timeout(t.max(now))).is_err() {
@@ -1610,7 +1611,12 @@ fn drain(
                 p.rtc_timeout = t;
                 break;
             }
-            Ok(Output::Transmit(t)) => net.send(t.source, t.destination, &t.contents),
+            Ok(Output::Transmit(t)) => {
+                net.send(t.source, t.destination, &t.contents);
+                // The network copied it: str0m protects the next packets
+                // into this buffer instead of a new one.
+                p.rtc.recycle_datagram(t.contents);
+            }
             Ok(Output::Event(e)) => work.push_back((p.id, e)),
             Err(_) => return Err("media session error"),
         }

@@ -1567,6 +1567,13 @@ impl Rtc {
         }
     }
 
+    /// funkraum patch: gives a sent datagram's buffer back (from
+    /// [`Output::Transmit`], after its contents went to the socket), so the
+    /// next RTP packets are protected into it instead of a new allocation.
+    pub fn recycle_datagram(&mut self, datagram: net::DatagramSend) {
+        self.session.recycle_datagram(datagram.into());
+    }
+
     /// Poll the `Rtc` instance for output. Output can be three things, something to _Transmit_
     /// via a UDP socket (maybe via a TURN server). An _Event_, such as receiving media data,
     /// or a _Timeout_.

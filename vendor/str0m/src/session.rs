@@ -110,6 +110,9 @@ pub(crate) struct Session {
 
     // temporary buffer when getting the next (unencrypted) RTP packet from Media line.
     poll_packet_buf: Vec<u8>,
+    /// funkraum patch: datagram buffers given back by the API user
+    /// (`Rtc::recycle_datagram`), reused for the next protected packets.
+    spare_datagrams: Vec<Vec<u8>>,
 
     // Next packet for RtpPacket event.
     pending_packet: Option<RtpPacket>,
@@ -211,6 +214,7 @@ impl Session {
             pacer_control: PacerControl::new(),
             last_polled: None,
             poll_packet_buf: vec![0; 2000],
+            spare_datagrams: Vec::new(),
             pending_packet: None,
             media_bytes_rx: 0,
             media_bytes_tx: 0,
@@ -1310,7 +1314,8 @@ impl Session {
         }
 
         let srtp_tx = self.srtp_tx.as_mut()?;
-        let protected = srtp_tx.protect_rtp(buf, &header, *seq_no);
+        let spare = self.spare_datagrams.pop().unwrap_or_default();
+        let protected = srtp_tx.protect_rtp_into(buf, &header, *seq_no, spare);
 
         if twcc_enabled {
             let packet_id = if let Some(cluster) = cluster_id {
@@ -1332,6 +1337,15 @@ impl Session {
         }
 
         Some(protected.into())
+    }
+
+    /// funkraum patch: see `Rtc::recycle_datagram`.
+    pub fn recycle_datagram(&mut self, datagram: Vec<u8>) {
+        /// A drain's worth of datagrams; beyond that they are freed.
+        const MAX_SPARE: usize = 64;
+        if self.spare_datagrams.len() < MAX_SPARE && datagram.capacity() > 0 {
+            self.spare_datagrams.push(datagram);
+        }
     }
 
     pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
