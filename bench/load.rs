@@ -44,6 +44,8 @@ usage: load [options]            one run, table on stdout
 
   --target funkraum|janus      server under test (funkraum)
   --spawn PATH                 start this funkraum binary with a benchmark config
+  --media-threads N            with --spawn: media.threads of that config (the
+                               server's default when not given)
   --url URL                    signaling URL of a running server
   --pid PID                    its process (for CPU and memory)
   --scenario PxR               P publishers (who also receive) and R receive-only
@@ -89,6 +91,7 @@ struct Args {
     join_interval: Duration,
     bind: IpAddr,
     threads: usize,
+    media_threads: Option<u32>,
     json: Option<PathBuf>,
     label: String,
     round: u32,
@@ -112,6 +115,7 @@ fn parse_args(mut raw: Vec<String>) -> Result<Args, String> {
         join_interval: Duration::from_millis(100),
         bind: [127, 0, 0, 1].into(),
         threads: 2,
+        media_threads: None,
         json: None,
         label: String::new(),
         round: 0,
@@ -148,6 +152,7 @@ fn parse_args(mut raw: Vec<String>) -> Result<Args, String> {
             "--rooms" => a.rooms = num(value(&mut raw, &arg)?, &arg)?,
             "--audio-only" => a.video = false,
             "--video-kbps" => a.video_kbps = num(value(&mut raw, &arg)?, &arg)?,
+            "--media-threads" => a.media_threads = Some(num(value(&mut raw, &arg)?, &arg)?),
             "--duration" => a.duration = num(value(&mut raw, &arg)?, &arg)?,
             "--settle" => a.settle = num(value(&mut raw, &arg)?, &arg)?,
             "--join-interval-ms" => {
@@ -275,10 +280,13 @@ impl Drop for Spawned {
 
 /// The configuration a benchmark run needs: loopback, limits raised,
 /// media always through the server, no TURN.
-fn bench_config(bind: IpAddr) -> String {
+fn bench_config(bind: IpAddr, media_threads: Option<u32>) -> String {
+    let threads = media_threads
+        .map(|n| format!("threads = {n}\n"))
+        .unwrap_or_default();
     format!(
         "[http]\nlisten = \"{bind}:0\"\n\
-         [media]\nport = 0\naddresses = [\"{bind}\"]\n\
+         [media]\nport = 0\naddresses = [\"{bind}\"]\n{threads}\
          [limits]\nmax_participants_per_room = 500\nmax_rooms = 200\nmax_participants = 500\n\
          max_message_bytes = 4194304\nmessages_per_second = 1000\nmessage_burst = 5000\n\
          max_connections_per_address = 100000\n\
@@ -289,11 +297,15 @@ fn bench_config(bind: IpAddr) -> String {
     )
 }
 
-fn spawn_funkraum(binary: &PathBuf, bind: IpAddr) -> Result<(Spawned, String), String> {
+fn spawn_funkraum(
+    binary: &PathBuf,
+    bind: IpAddr,
+    media_threads: Option<u32>,
+) -> Result<(Spawned, String), String> {
     let dir = PathBuf::from(format!("/dev/shm/funkraum-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let config = dir.join("funkraum.toml");
-    std::fs::write(&config, bench_config(bind)).map_err(|e| e.to_string())?;
+    std::fs::write(&config, bench_config(bind, media_threads)).map_err(|e| e.to_string())?;
     let mut child = Command::new(binary)
         .arg("--config")
         .arg(&config)
@@ -333,7 +345,7 @@ pub struct RunResult {
 async fn run(args: Args) -> Result<RunResult, String> {
     let (spawned, url, pid) = match &args.spawn {
         Some(binary) => {
-            let (s, url) = spawn_funkraum(binary, args.bind)?;
+            let (s, url) = spawn_funkraum(binary, args.bind, args.media_threads)?;
             let pid = s.child.id();
             (Some(s), url, pid)
         }
