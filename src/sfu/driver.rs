@@ -189,7 +189,8 @@ impl BatchNetwork<'_> {
             let mut sent = 0;
             while sent < run {
                 let result = udp.try_io(Interest::WRITABLE, || {
-                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT).map_err(io::Error::from)
+                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT)
+                        .map_err(io::Error::from)
                 });
                 match result {
                     Ok(n) if n > 0 => sent += n,
