@@ -189,7 +189,8 @@ impl BatchNetwork<'_> {
             let mut sent = 0;
             while sent < run {
                 let result = udp.try_io(Interest::WRITABLE, || {
-                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT).map_err(io::Error::from)
+                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT)
+                        .map_err(io::Error::from)
                 });
                 match result {
                     Ok(n) if n > 0 => sent += n,
@@ -251,7 +252,7 @@ async fn run(
         .into_iter()
         .map(|s| UdpSocket::from_std(s).expect("media socket registers with the runtime"))
         .collect();
-    let mut core = SfuCore::new(announced.clone(), config, stats);
+    let mut core = SfuCore::new(announced.clone(), config, stats, 0);
     let mut net = BatchNetwork {
         sockets: &udp,
         announced: &announced,
