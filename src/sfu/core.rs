@@ -19,6 +19,7 @@
 use super::forward::{Incoming, OutStream, PtMap, Vp8Info, forwarded_extensions};
 use super::lastn::{self, Recency};
 use super::layers::{self, Demand, Layer, LayerChooser};
+use super::shard;
 use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
 use super::{Command, Hold, SfuConfig, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
 use crate::ids::{ParticipantId, RoomId};
@@ -331,7 +332,8 @@ pub struct SfuCore {
     /// Video of this many recent speakers per subscriber (0: all).
     last_n: u32,
     stats: Arc<SfuStats>,
-    /// The media thread this core runs on: its slot of the stats.
+    /// The media thread this core runs on: named in its ufrags (so other
+    /// threads can hand datagrams over) and its slot of the stats.
     shard: usize,
 }
 
@@ -446,6 +448,12 @@ impl SfuCore {
         self.process_work(now, net);
     }
 
+    /// Whether datagrams from `source` on `local` reach a participant (an
+    /// ICE check with its ufrag introduced the address).
+    pub fn knows_remote(&self, local: SocketAddr, source: SocketAddr) -> bool {
+        self.by_remote.contains_key(&(local, source))
+    }
+
     /// Runs what is due at `now`: str0m timeouts, which also send what
     /// forwarding queued since the last call (the driver calls this once
     /// per batch of datagrams), keyframe requests, the speaker interval.
@@ -519,7 +527,8 @@ impl SfuCore {
         if self.participants.contains_key(&pid) {
             return;
         }
-        let creds = IceCreds::new();
+        let mut creds = IceCreds::new();
+        creds.ufrag = shard::ufrag_for(self.shard, &creds.ufrag);
         let ufrag = creds.ufrag.clone();
         let mut rtc = Rtc::builder()
             .set_crypto_provider(self.crypto.clone())

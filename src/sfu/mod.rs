@@ -4,8 +4,9 @@
 //!
 //! The SFU knows participants and rooms only by opaque ids. Signaling talks
 //! to it with [`Command`]s and hears back per participant through
-//! [`SfuEvent`]s. The logic lives in the sans-IO [`core`]; [`driver`] runs it
-//! against real sockets on a thread of its own.
+//! [`SfuEvent`]s. The logic lives in the sans-IO [`core`]; [`driver`] runs
+//! one core per media thread against real sockets, each room on one of
+//! them ([`shard`] decides which).
 
 mod addresses;
 mod core;
@@ -15,10 +16,11 @@ mod lastn;
 mod layers;
 #[doc(hidden)]
 pub mod rig;
+mod shard;
 mod speaker;
 
 pub use addresses::MediaSockets;
-pub use driver::{HealthProbe, SfuHandle, start};
+pub use driver::{HealthProbe, SfuCommands, SfuGone, SfuHandle, start};
 
 use crate::ids::{ParticipantId, RoomId};
 use crate::privacy::Sdp;
@@ -66,9 +68,25 @@ pub enum Command {
         participant: ParticipantId,
         sizes: Vec<(ParticipantId, u16)>,
     },
-    /// Liveness check for the service watchdog: the media thread answers
+    /// Liveness check for the service watchdog: each media thread answers
     /// when it gets to it, which it does only while its loop turns.
     Ping(oneshot::Sender<()>),
+}
+
+impl Command {
+    /// The participant it concerns (`Ping` concerns none).
+    pub fn participant(&self) -> Option<ParticipantId> {
+        match self {
+            Command::Join { participant, .. }
+            | Command::Offer { participant, .. }
+            | Command::Answer { participant, .. }
+            | Command::Candidate { participant, .. }
+            | Command::Leave { participant }
+            | Command::Hold { participant, .. }
+            | Command::VideoSizes { participant, .. } => Some(*participant),
+            Command::Ping(_) => None,
+        }
+    }
 }
 
 /// What the SFU tells one participant's signaling connection.
@@ -183,6 +201,12 @@ pub struct SfuStats {
     pub rtp_packets_in: Counter,
     pub rtp_packets_out: Counter,
     pub participants_failed: Counter,
+    /// Datagrams a media thread received for a room of another one and
+    /// handed over to it.
+    pub datagrams_handed_over: Counter,
+    /// Of those, the ones dropped because the other thread's queue was
+    /// full (it does not keep up).
+    pub handover_dropped: Counter,
 }
 
 impl SfuStats {
@@ -193,6 +217,8 @@ impl SfuStats {
             rtp_packets_in: Counter::new(shards),
             rtp_packets_out: Counter::new(shards),
             participants_failed: Counter::new(shards),
+            datagrams_handed_over: Counter::new(shards),
+            handover_dropped: Counter::new(shards),
         }
     }
 
