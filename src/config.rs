@@ -49,6 +49,8 @@ pub struct MediaConfig {
     pub port: u16,
     /// Addresses announced to browsers as ICE candidates. Empty: detect.
     pub addresses: Vec<IpAddr>,
+    /// Media threads, rooms spread over them. 0: one per CPU core.
+    pub threads: u32,
 }
 
 impl Default for MediaConfig {
@@ -56,7 +58,24 @@ impl Default for MediaConfig {
         MediaConfig {
             port: 10000,
             addresses: Vec::new(),
+            threads: 0,
         }
+    }
+}
+
+/// Most media threads `media.threads` allows (and 0 picks).
+pub const MAX_MEDIA_THREADS: u32 = 64;
+
+impl MediaConfig {
+    /// How many media threads to run: `threads`, or with 0 one per CPU
+    /// core this process may use (affinity and cgroup quota count), at
+    /// most [`MAX_MEDIA_THREADS`].
+    pub fn thread_count(&self) -> usize {
+        let n = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n as usize,
+        };
+        n.clamp(1, MAX_MEDIA_THREADS as usize)
     }
 }
 
@@ -738,6 +757,12 @@ impl Config {
             return Err(err("process.user", "must name a user"));
         }
         self.validate_tls()?;
+        if self.media.threads > MAX_MEDIA_THREADS {
+            return Err(err(
+                "media.threads",
+                &format!("must be at most {MAX_MEDIA_THREADS} (0: one per CPU core)"),
+            ));
+        }
         for a in &self.media.addresses {
             if a.is_unspecified() || a.is_multicast() {
                 return Err(err(
@@ -910,6 +935,15 @@ mod tests {
     }
 
     #[test]
+    fn media_threads_zero_means_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut media = MediaConfig::default();
+        assert_eq!(media.thread_count(), cores.min(MAX_MEDIA_THREADS as usize));
+        media.threads = 3;
+        assert_eq!(media.thread_count(), 3);
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let e = Config::from_toml_str("[limits]\nmax_roms = 3\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("limits.max_roms"));
@@ -933,6 +967,8 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("signaling.timeout_secs"));
         let e = Config::from_toml_str("[media]\naddresses = [\"0.0.0.0\"]\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("media.addresses"));
+        let e = Config::from_toml_str("[media]\nthreads = 65\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("media.threads"));
     }
 
     #[test]

@@ -275,7 +275,7 @@ fn run(config: Config) -> ExitCode {
 }
 
 /// Tells systemd every `every` that the service is healthy: the async
-/// runtime schedules this task and the media thread answers a ping. When
+/// runtime schedules this task and every media thread answers a ping. When
 /// either stalls, the pings stop and systemd restarts the service after
 /// WatchdogSec.
 async fn keep_watchdog_fed(

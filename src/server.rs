@@ -120,7 +120,7 @@ impl Server {
             last_n: config.rooms.last_n,
         };
         let sfu = sfu::start(sockets, sfu_config)
-            .map_err(|e| StartError(format!("cannot start the media thread: {e}")))?;
+            .map_err(|e| StartError(format!("cannot start the media threads: {e}")))?;
         let media_addrs = sfu.announced.clone();
         let turn = if config.turn.enabled {
             let settings = turn_settings(&config, http_addr, &media_addrs);
@@ -257,7 +257,7 @@ impl Server {
         self.hub.counts()
     }
 
-    /// Stops accepting, ends the media thread and the certificate source.
+    /// Stops accepting, ends the media threads and the certificate source.
     /// Open WebSockets are dropped.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

@@ -1,6 +1,6 @@
 //! Under systemd (`Type=notify`, `WatchdogSec=`), the daemon says READY=1
 //! once it serves, then WATCHDOG=1 at half the watchdog timeout while its
-//! media thread answers, and STOPPING=1 when asked to stop. Played here by
+//! media threads answer, and STOPPING=1 when asked to stop. Played here by
 //! a test acting as the service manager: a datagram socket in
 //! $NOTIFY_SOCKET, as systemd hands it over (a path, or an @abstract name).
 

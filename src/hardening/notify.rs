@@ -5,7 +5,7 @@
 //! The unit is `Type=notify` with `WatchdogSec=`: systemd counts the service
 //! as started only after `READY=1` (sent once every port is bound), and
 //! restarts it when no `WATCHDOG=1` arrives for `WatchdogSec`. The daemon
-//! sends one only after the media thread has answered a ping, so a hung
+//! sends one only after every media thread has answered a ping, so a hung
 //! media loop or a stalled async runtime leads to a restart.
 
 use std::ffi::{OsStr, OsString};

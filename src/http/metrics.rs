@@ -59,11 +59,37 @@ pub async fn metrics(
         SfuStats::get(&s.participants_failed),
     );
     metric(
+        "media_datagrams_handed_over_total",
+        "counter",
+        "Datagrams a media thread received for a room on another media thread and handed over.",
+        SfuStats::get(&s.datagrams_handed_over),
+    );
+    metric(
+        "media_handover_dropped_total",
+        "counter",
+        "Of those, datagrams dropped because the other media thread's queue was full.",
+        SfuStats::get(&s.handover_dropped),
+    );
+    metric(
         "log_events_withheld_total",
         "counter",
         "Log events below ERROR withheld because they named personal data.",
         state.log_counters.withheld.load(Ordering::Relaxed),
     );
+    // Per media thread: how the rooms are spread over the cores
+    // (`media.threads`); a room's participants are all on one.
+    let _ = writeln!(
+        out,
+        "# HELP funkraum_media_thread_sessions Participants with a media session, per media thread."
+    );
+    let _ = writeln!(out, "# TYPE funkraum_media_thread_sessions gauge");
+    for thread in 0..s.threads() {
+        let _ = writeln!(
+            out,
+            "funkraum_media_thread_sessions{{thread=\"{thread}\"}} {}",
+            s.participants.of(thread)
+        );
+    }
     (
         [
             (

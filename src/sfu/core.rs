@@ -19,6 +19,7 @@
 use super::forward::{Incoming, OutStream, PtMap, Vp8Info, forwarded_extensions};
 use super::lastn::{self, Recency};
 use super::layers::{self, Demand, Layer, LayerChooser};
+use super::shard;
 use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
 use super::{Command, Hold, SfuConfig, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
 use crate::ids::{ParticipantId, RoomId};
@@ -27,7 +28,6 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -332,10 +332,18 @@ pub struct SfuCore {
     /// Video of this many recent speakers per subscriber (0: all).
     last_n: u32,
     stats: Arc<SfuStats>,
+    /// The media thread this core runs on: named in its ufrags (so other
+    /// threads can hand datagrams over) and its slot of the stats.
+    shard: usize,
 }
 
 impl SfuCore {
-    pub fn new(local_candidates: Vec<SocketAddr>, config: SfuConfig, stats: Arc<SfuStats>) -> Self {
+    pub fn new(
+        local_candidates: Vec<SocketAddr>,
+        config: SfuConfig,
+        stats: Arc<SfuStats>,
+        shard: usize,
+    ) -> Self {
         let crypto = Arc::new(str0m::crypto::from_feature_flags());
         // One DTLS certificate for all participants: generating a key per
         // join would cost milliseconds of join time for nothing.
@@ -360,6 +368,7 @@ impl SfuCore {
             rates_measured: None,
             last_n: config.last_n,
             stats,
+            shard,
         }
     }
 
@@ -439,6 +448,12 @@ impl SfuCore {
         self.process_work(now, net);
     }
 
+    /// Whether datagrams from `source` on `local` reach a participant (an
+    /// ICE check with its ufrag introduced the address).
+    pub fn knows_remote(&self, local: SocketAddr, source: SocketAddr) -> bool {
+        self.by_remote.contains_key(&(local, source))
+    }
+
     /// Runs what is due at `now`: str0m timeouts, which also send what
     /// forwarding queued since the last call (the driver calls this once
     /// per batch of datagrams), keyframe requests, the speaker interval.
@@ -512,7 +527,8 @@ impl SfuCore {
         if self.participants.contains_key(&pid) {
             return;
         }
-        let creds = IceCreds::new();
+        let mut creds = IceCreds::new();
+        creds.ufrag = shard::ufrag_for(self.shard, &creds.ufrag);
         let ufrag = creds.ufrag.clone();
         let mut rtc = Rtc::builder()
             .set_crypto_provider(self.crypto.clone())
@@ -582,7 +598,7 @@ impl SfuCore {
         );
         self.stats
             .participants
-            .store(self.participants.len() as u64, Ordering::Relaxed);
+            .set(self.shard, self.participants.len() as u64);
         self.next_speaker_tick.get_or_insert(now + SPEAKER_INTERVAL);
         self.schedule(pid);
     }
@@ -614,7 +630,7 @@ impl SfuCore {
         }
         self.stats
             .participants
-            .store(self.participants.len() as u64, Ordering::Relaxed);
+            .set(self.shard, self.participants.len() as u64);
     }
 
     /// Stops a publisher's tracks (one, or all with `None`) for everyone
@@ -707,9 +723,7 @@ impl SfuCore {
             let _ = p.tell(SfuEvent::Failed {
                 reason: reason.to_string(),
             });
-            self.stats
-                .participants_failed
-                .fetch_add(1, Ordering::Relaxed);
+            self.stats.participants_failed.add(self.shard, 1);
         }
         self.remove(pid);
     }
@@ -978,7 +992,7 @@ impl SfuCore {
     // ---- forwarding ---------------------------------------------------
 
     fn forward(&mut self, pid: ParticipantId, packet: &RtpPacket, now: Instant) {
-        self.stats.rtp_packets_in.fetch_add(1, Ordering::Relaxed);
+        self.stats.rtp_packets_in.add(self.shard, 1);
         let Some(p) = self.participants.get_mut(&pid) else {
             return;
         };
@@ -1094,9 +1108,7 @@ impl SfuCore {
             }
         }
         self.scratch_members = members;
-        self.stats
-            .rtp_packets_out
-            .fetch_add(sent, Ordering::Relaxed);
+        self.stats.rtp_packets_out.add(self.shard, sent);
     }
 
     /// Asks a publisher for a keyframe on one layer of a video track, at
@@ -1674,6 +1686,7 @@ mod tests {
             vec!["127.0.0.1:10000".parse().unwrap()],
             SfuConfig::default(),
             Arc::new(SfuStats::default()),
+            0,
         );
         let room = RoomId::from_u64(1);
         let mut receivers = Vec::new();
@@ -1710,7 +1723,7 @@ mod tests {
             rx[1].try_recv().is_err(),
             "the other participant hears nothing"
         );
-        assert_eq!(core.stats.participants.load(Ordering::Relaxed), 1);
+        assert_eq!(SfuStats::get(&core.stats.participants), 1);
     }
 
     /// Makes `subscriber` due for an offer of a track of `publisher`.
@@ -1741,7 +1754,7 @@ mod tests {
         drop(rx.remove(1));
         offer_due(&mut core, 2, 1);
         assert!(!core.participants.contains_key(&ParticipantId::from_u64(2)));
-        assert_eq!(core.stats.participants_failed.load(Ordering::Relaxed), 0);
+        assert_eq!(SfuStats::get(&core.stats.participants_failed), 0);
         // 3 does not read its events: that is a failure.
         while rx[1].capacity() > 0 {
             core.participants[&ParticipantId::from_u64(3)]
@@ -1750,7 +1763,7 @@ mod tests {
         }
         offer_due(&mut core, 3, 1);
         assert!(!core.participants.contains_key(&ParticipantId::from_u64(3)));
-        assert_eq!(core.stats.participants_failed.load(Ordering::Relaxed), 1);
+        assert_eq!(SfuStats::get(&core.stats.participants_failed), 1);
         assert!(core.participants.contains_key(&ParticipantId::from_u64(1)));
     }
 

@@ -4,8 +4,9 @@
 //!
 //! The SFU knows participants and rooms only by opaque ids. Signaling talks
 //! to it with [`Command`]s and hears back per participant through
-//! [`SfuEvent`]s. The logic lives in the sans-IO [`core`]; [`driver`] runs it
-//! against real sockets on a thread of its own.
+//! [`SfuEvent`]s. The logic lives in the sans-IO [`core`]; [`driver`] runs
+//! one core per media thread against real sockets, each room on one of
+//! them ([`shard`] decides which).
 
 mod addresses;
 mod core;
@@ -15,10 +16,11 @@ mod lastn;
 mod layers;
 #[doc(hidden)]
 pub mod rig;
+mod shard;
 mod speaker;
 
 pub use addresses::MediaSockets;
-pub use driver::{HealthProbe, SfuHandle, start};
+pub use driver::{HealthProbe, SfuCommands, SfuGone, SfuHandle, start};
 
 use crate::ids::{ParticipantId, RoomId};
 use crate::privacy::Sdp;
@@ -66,9 +68,25 @@ pub enum Command {
         participant: ParticipantId,
         sizes: Vec<(ParticipantId, u16)>,
     },
-    /// Liveness check for the service watchdog: the media thread answers
+    /// Liveness check for the service watchdog: each media thread answers
     /// when it gets to it, which it does only while its loop turns.
     Ping(oneshot::Sender<()>),
+}
+
+impl Command {
+    /// The participant it concerns (`Ping` concerns none).
+    pub fn participant(&self) -> Option<ParticipantId> {
+        match self {
+            Command::Join { participant, .. }
+            | Command::Offer { participant, .. }
+            | Command::Answer { participant, .. }
+            | Command::Candidate { participant, .. }
+            | Command::Leave { participant }
+            | Command::Hold { participant, .. }
+            | Command::VideoSizes { participant, .. } => Some(*participant),
+            Command::Ping(_) => None,
+        }
+    }
 }
 
 /// What the SFU tells one participant's signaling connection.
@@ -175,18 +193,117 @@ impl TrackKind {
     }
 }
 
-/// Counters read by /healthz, /metrics and the tests. Relaxed atomics: they
-/// are statistics, not synchronisation.
-#[derive(Debug, Default)]
+/// Counters read by /healthz, /metrics and the tests, one slot per media
+/// thread; read as their sum with [`SfuStats::get`].
+#[derive(Debug)]
 pub struct SfuStats {
-    pub participants: AtomicU64,
-    pub rtp_packets_in: AtomicU64,
-    pub rtp_packets_out: AtomicU64,
-    pub participants_failed: AtomicU64,
+    pub participants: Counter,
+    pub rtp_packets_in: Counter,
+    pub rtp_packets_out: Counter,
+    pub participants_failed: Counter,
+    /// Datagrams a media thread received for a room of another one and
+    /// handed over to it.
+    pub datagrams_handed_over: Counter,
+    /// Of those, the ones dropped because the other thread's queue was
+    /// full (it does not keep up).
+    pub handover_dropped: Counter,
 }
 
 impl SfuStats {
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// Counters for `shards` media threads.
+    pub fn new(shards: usize) -> SfuStats {
+        SfuStats {
+            participants: Counter::new(shards),
+            rtp_packets_in: Counter::new(shards),
+            rtp_packets_out: Counter::new(shards),
+            participants_failed: Counter::new(shards),
+            datagrams_handed_over: Counter::new(shards),
+            handover_dropped: Counter::new(shards),
+        }
+    }
+
+    /// The counter over all media threads.
+    pub fn get(counter: &Counter) -> u64 {
+        counter.total()
+    }
+
+    /// How many media threads there are.
+    pub fn threads(&self) -> usize {
+        self.participants.slots.len()
+    }
+}
+
+impl Default for SfuStats {
+    /// For one media thread.
+    fn default() -> Self {
+        SfuStats::new(1)
+    }
+}
+
+/// A statistic with a slot of its own per media thread. Only that thread
+/// writes its slot, so forwarding never makes two cores fight over one
+/// cache line; readers sum. Relaxed atomics: statistics, not
+/// synchronisation.
+#[derive(Debug)]
+pub struct Counter {
+    slots: Box<[Slot]>,
+}
+
+/// One slot on a cache line of its own (128 bytes: the adjacent-line
+/// prefetcher of x86 fetches pairs of 64-byte lines).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot(AtomicU64);
+
+impl Counter {
+    fn new(shards: usize) -> Counter {
+        Counter {
+            slots: (0..shards.max(1)).map(|_| Slot::default()).collect(),
+        }
+    }
+
+    /// The sum over all media threads.
+    pub fn total(&self) -> u64 {
+        self.slots.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+
+    /// One media thread's part.
+    pub fn of(&self, shard: usize) -> u64 {
+        self.slots
+            .get(shard)
+            .map_or(0, |s| s.0.load(Ordering::Relaxed))
+    }
+
+    /// Adds to `shard`'s slot; called only by that shard's thread, so a
+    /// plain load and store suffice (no locked read-modify-write).
+    pub(crate) fn add(&self, shard: usize, n: u64) {
+        let slot = &self.slots[shard].0;
+        slot.store(slot.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Sets `shard`'s slot (a gauge); only that shard's thread calls it.
+    pub(crate) fn set(&self, shard: usize, v: u64) {
+        self.slots[shard].0.store(v, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_keep_a_cache_line_per_thread_and_read_as_the_sum() {
+        assert_eq!(std::mem::size_of::<Slot>(), 128);
+        let stats = SfuStats::new(3);
+        stats.rtp_packets_out.add(0, 5);
+        stats.rtp_packets_out.add(2, 7);
+        stats.rtp_packets_out.add(2, 1);
+        stats.participants.set(1, 4);
+        stats.participants.set(1, 3);
+        assert_eq!(SfuStats::get(&stats.rtp_packets_out), 13);
+        assert_eq!(stats.rtp_packets_out.of(2), 8);
+        assert_eq!(stats.rtp_packets_out.of(9), 0);
+        assert_eq!(SfuStats::get(&stats.participants), 3);
+        assert_eq!(stats.threads(), 3);
     }
 }

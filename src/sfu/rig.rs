@@ -10,7 +10,6 @@ use crate::ids::{ParticipantId, RoomId};
 use crate::privacy::Sdp;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec;
@@ -70,7 +69,7 @@ impl Rig {
         let server: SocketAddr = "10.0.0.1:10000".parse().expect("an address");
         let stats = Arc::new(SfuStats::default());
         let now = Instant::now();
-        let mut core = SfuCore::new(vec![server], SfuConfig { last_n: 0 }, stats.clone());
+        let mut core = SfuCore::new(vec![server], SfuConfig { last_n: 0 }, stats.clone(), 0);
         let room = RoomId::from_u64(1);
         let mut clients = Vec::new();
         for i in 0..n {
@@ -144,7 +143,7 @@ impl Rig {
 
     /// Forwarded RTP packets so far.
     pub fn forwarded(&self) -> u64 {
-        self.stats.rtp_packets_out.load(Ordering::Relaxed)
+        SfuStats::get(&self.stats.rtp_packets_out)
     }
 
     /// Advances simulated time by `duration`. `count` reads a counter (of

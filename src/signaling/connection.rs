@@ -562,9 +562,9 @@ impl Connection {
     async fn finish(mut self, end: End) {
         if let Some(id) = self.participant.take() {
             self.hub.leave(id);
-            if !self.media_failed {
-                let _ = self.hub.sfu.send(Command::Leave { participant: id }).await;
-            }
+            // Also after a media failure (the SFU dropped it already): the
+            // leave is what frees its place on a media thread.
+            let _ = self.hub.sfu.send(Command::Leave { participant: id }).await;
             tracing::info!(participant = ?id, "left a room");
         }
         if let End::Close(code) = end {

@@ -18,7 +18,7 @@ use crate::room::{
     Effects, Forwarding, JoinError, JoinRequest, Joined, MediaState, Moderated, Moderation,
     ModerationError, P2pError, P2pState, Registry, RoomLimits, RoomSettings,
 };
-use crate::sfu::{Command, Hold};
+use crate::sfu::{Hold, SfuCommands};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -115,7 +115,7 @@ pub struct Hub {
     pub limits: LimitsConfig,
     pub signaling: SignalingConfig,
     pub rooms: RoomsConfig,
-    pub sfu: mpsc::Sender<Command>,
+    pub sfu: SfuCommands,
     pub ice_servers: Vec<IceServer>,
     /// The built-in TURN server's credentials, one per participant.
     turn: Option<crate::turn::Issuer>,
@@ -130,7 +130,7 @@ impl Hub {
         limits: LimitsConfig,
         signaling: SignalingConfig,
         rooms: RoomsConfig,
-        sfu: mpsc::Sender<Command>,
+        sfu: SfuCommands,
         ice_servers: Vec<IceServer>,
     ) -> Self {
         let room_limits = RoomLimits {
