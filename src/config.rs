@@ -58,7 +58,12 @@ impl Default for MediaConfig {
         MediaConfig {
             port: 10000,
             addresses: Vec::new(),
-            threads: 0,
+            // One: a room lives on one thread, and with more threads
+            // half of its datagrams arrive on another thread's socket and
+            // are handed over, which costs its thread ~15 % more
+            // (docs/performance.md, "Media threads"). Hosts with many rooms
+            // set 0 (one per core).
+            threads: 1,
         }
     }
 }
@@ -938,6 +943,8 @@ mod tests {
     fn media_threads_zero_means_one_per_core() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut media = MediaConfig::default();
+        assert_eq!(media.thread_count(), 1, "one by default");
+        media.threads = 0;
         assert_eq!(media.thread_count(), cores.min(MAX_MEDIA_THREADS as usize));
         media.threads = 3;
         assert_eq!(media.thread_count(), 3);
