@@ -1,8 +1,8 @@
 // Two Chromium pages and one Firefox page join one room through the real
 // UI, all three clicking "Join" at the same moment (so offers collide and
 // the perfect negotiation has to work). Each page must decode video from
-// both others and receive audio from both. Then one leaves by clicking
-// "Leave" and the other two must show exactly two tiles.
+// both others and receive audio from both, over AES-GCM SRTP. Then one
+// leaves by clicking "Leave" and the other two must show exactly two tiles.
 
 import { scenario, waitFor, assert } from './common/harness.mjs';
 import {
@@ -50,6 +50,23 @@ scenario('three browsers see and hear each other', { timeoutMs: 150_000 }, async
             `${p.name} labels others as ${JSON.stringify(remote)}, expected ${JSON.stringify(others)}`);
     }
     ctx.log(`all media flowing ${Date.now() - Math.min(...clicks)} ms after the first join click`);
+
+    // The SRTP cipher the server chose with each browser: AES-GCM (the
+    // AEAD profiles str0m prefers), not AES-CM with HMAC-SHA1. Both
+    // browsers report it on their transport statistics.
+    for (const p of people) {
+        const cipher = await p.page.evaluate(async () => {
+            // @ts-ignore the client's read-only test hook
+            const report = await window.funkraum.stats();
+            /** @type {any[]} */
+            const all = [];
+            report.forEach((/** @type {any} */ s) => all.push(s));
+            return all.find((s) => s.type === 'transport' && s.srtpCipher)?.srtpCipher ?? null;
+        });
+        ctx.log(`${p.name}: SRTP cipher ${cipher}`);
+        assert(typeof cipher === 'string' && /GCM/.test(cipher),
+            `${p.name} uses SRTP cipher ${cipher}, expected AES-GCM`);
+    }
 
     // One leaves through the UI.
     const [stays1, leaver, stays2] = people;
