@@ -242,6 +242,9 @@ struct Participant {
     speech: SpeechLevel,
     /// Loudness at the end of the last speaker interval.
     loudness: u32,
+    /// The active speaker it was last told of: who joins late, or whose
+    /// event queue was full, is told at the next interval.
+    speaker_told: Option<ParticipantId>,
     /// (local, remote) pairs this participant is known by.
     addrs: Vec<(SocketAddr, SocketAddr)>,
     rtc_timeout: Instant,
@@ -584,6 +587,7 @@ impl SfuCore {
                 hold: Hold::default(),
                 speech: SpeechLevel::default(),
                 loudness: 0,
+                speaker_told: None,
                 addrs: Vec::new(),
                 rtc_timeout: now,
                 scheduled: None,
@@ -685,7 +689,8 @@ impl SfuCore {
         }
     }
 
-    /// Closes the speaker interval of every room and announces changes.
+    /// Closes the speaker interval of every room and tells each member the
+    /// speaker, unless it already knows.
     fn choose_speakers(&mut self) {
         for room in self.rooms.values_mut() {
             for m in &room.members {
@@ -702,16 +707,16 @@ impl SfuCore {
             if let Some(id) = chosen {
                 room.recent.active(id);
             }
-            if chosen == current {
-                continue;
-            }
             room.speaker = chosen;
             for m in &room.members {
-                if let Some(p) = self.participants.get(m) {
-                    // A full queue loses this one; the next change corrects it.
-                    let _ = p.tell(SfuEvent::ActiveSpeaker {
+                if let Some(p) = self.participants.get_mut(m)
+                    && p.speaker_told != chosen
+                    && p.tell(SfuEvent::ActiveSpeaker {
                         participant: chosen,
-                    });
+                    })
+                    .is_ok()
+                {
+                    p.speaker_told = chosen;
                 }
             }
         }
@@ -1706,6 +1711,18 @@ mod tests {
         (core, receivers)
     }
 
+    /// One speaker interval in which `pid` speaks at `level` dBov.
+    fn speak_one_interval(core: &mut SfuCore, pid: ParticipantId, level: i8) {
+        for _ in 0..15 {
+            core.participants
+                .get_mut(&pid)
+                .unwrap()
+                .speech
+                .record(level);
+        }
+        core.choose_speakers();
+    }
+
     #[test]
     fn a_panic_in_one_media_session_drops_only_that_participant() {
         let (mut core, mut rx) = core_with(&[1, 2]);
@@ -1840,19 +1857,9 @@ mod tests {
     fn the_loudest_is_announced_to_the_room_on_change_only() {
         let (mut core, mut rx) = core_with(&[1, 2]);
         let one = ParticipantId::from_u64(1);
-        let speaking = |core: &mut SfuCore, level: i8| {
-            for _ in 0..15 {
-                core.participants
-                    .get_mut(&one)
-                    .unwrap()
-                    .speech
-                    .record(level);
-            }
-            core.choose_speakers();
-        };
         // A few intervals of speech: announced once, to both.
         for _ in 0..4 {
-            speaking(&mut core, -25);
+            speak_one_interval(&mut core, one, -25);
         }
         for r in &mut rx {
             let mut events = Vec::new();
@@ -1868,13 +1875,73 @@ mod tests {
         }
         // Silence: `None`, once.
         for _ in 0..6 {
-            speaking(&mut core, -127);
+            speak_one_interval(&mut core, one, -127);
         }
         let mut events = Vec::new();
         while let Ok(e) = rx[1].try_recv() {
             events.push(e);
         }
         assert_eq!(events, vec![SfuEvent::ActiveSpeaker { participant: None }]);
+    }
+
+    #[test]
+    fn who_joins_after_the_speaker_was_chosen_is_told_too() {
+        let (mut core, mut rx) = core_with(&[1]);
+        let one = ParticipantId::from_u64(1);
+        for _ in 0..4 {
+            speak_one_interval(&mut core, one, -25);
+        }
+        assert_eq!(
+            rx[0].try_recv().ok(),
+            Some(SfuEvent::ActiveSpeaker {
+                participant: Some(one)
+            })
+        );
+        // The speaker stays the same; the newcomer still learns it, once.
+        let (tx, mut late) = mpsc::channel(8);
+        core.handle_command(
+            Instant::now(),
+            Command::Join {
+                participant: ParticipantId::from_u64(2),
+                room: RoomId::from_u64(1),
+                events: tx,
+            },
+            &mut NoNetwork,
+        );
+        for _ in 0..3 {
+            speak_one_interval(&mut core, one, -25);
+        }
+        assert_eq!(
+            late.try_recv().ok(),
+            Some(SfuEvent::ActiveSpeaker {
+                participant: Some(one)
+            })
+        );
+        assert!(late.try_recv().is_err(), "told more than once");
+        assert!(rx[0].try_recv().is_err(), "the speaker was told again");
+    }
+
+    #[test]
+    fn a_speaker_event_lost_to_a_full_queue_is_sent_again() {
+        let (mut core, mut rx) = core_with(&[1, 2]);
+        let one = ParticipantId::from_u64(1);
+        // Fill two's queue (capacity 8) with something else.
+        let two = core.participants.get(&ParticipantId::from_u64(2)).unwrap();
+        while two
+            .tell(SfuEvent::ActiveSpeaker { participant: None })
+            .is_ok()
+        {}
+        for _ in 0..4 {
+            speak_one_interval(&mut core, one, -25);
+        }
+        while rx[1].try_recv().is_ok() {}
+        speak_one_interval(&mut core, one, -25);
+        assert_eq!(
+            rx[1].try_recv().ok(),
+            Some(SfuEvent::ActiveSpeaker {
+                participant: Some(one)
+            })
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 // Who speaks is highlighted (from the server's `activeSpeaker` with three
-// people, measured in the browser when two talk peer to peer), and speaker
-// view shows them large; a raised hand shows in the tile and the
-// participant list and is announced; the participant list shows who has
-// microphone and camera off.
+// people, also for who joins while someone already speaks; measured in the
+// browser when two talk peer to peer), and speaker view shows them large; a
+// raised hand shows in the tile and the participant list and is announced;
+// the participant list shows who has microphone and camera off.
 
 import { scenario, assert, waitFor } from './common/harness.mjs';
 import { openPage, prepareJoin, clickJoin, tiles, mediaMode } from './common/ui.mjs';
@@ -43,8 +43,13 @@ scenario('speakers, hands and views', { timeoutMs: 200_000 }, async (ctx) => {
         { name: 'Cy', page: await openPage(chromium, ctx, 'cy') },
     ];
     for (const p of people) await prepareJoin(p.page, server.url, room, p.name);
-    for (const p of people) await clickJoin(p.page);
     const [ada, bo, cy] = people;
+    // Ada is alone first and already the speaker when the others come:
+    // they must be told who speaks although it does not change.
+    await clickJoin(ada.page);
+    await waitFor('Ada to see herself as the speaker', () => speaking(ada.page),
+        { timeoutMs: 20_000, intervalMs: 100, until: (s) => s.includes('Ada (you)') });
+    for (const p of [bo, cy]) await clickJoin(p.page);
     for (const p of people) await waitFor(`${p.name} to show three tiles`, () => tiles(p.page), { until: (t) => t.length === 3 });
 
     // Only Ada's microphone stays on: the server names her (the fake
