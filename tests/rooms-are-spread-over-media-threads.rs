@@ -34,17 +34,6 @@ async fn sessions_per_thread(addr: SocketAddr) -> Vec<u64> {
     per_thread
 }
 
-async fn counter(addr: SocketAddr, name: &str) -> u64 {
-    let r = common::http::get(addr, "/metrics").await;
-    r.body
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("funkraum_{name} ")))
-        .unwrap_or_else(|| panic!("no funkraum_{name} in\n{}", r.body))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// CPU time (user + system, clock ticks) of this process's media threads,
 /// by thread id: what `top -H` shows an admin. The kernel keeps 15 bytes
 /// of a thread's name: "funkraum-media-".
@@ -139,7 +128,7 @@ async fn rooms_are_spread_over_media_threads_and_keep_to_themselves() {
         }
         eprintln!(
             "datagrams handed over between the threads: {}",
-            counter(addr, "media_datagrams_handed_over_total").await
+            common::http::metric(addr, "media_datagrams_handed_over_total").await
         );
         for (room, ever) in rooms.iter().zip(&ever) {
             nothing_from_other_rooms(room, ever);

@@ -71,6 +71,18 @@ pub async fn metrics(
         SfuStats::get(&s.handover_dropped),
     );
     metric(
+        "media_gso_datagrams_total",
+        "counter",
+        "Datagrams sent in groups with UDP segmentation offload (a video frame's packets to one subscriber).",
+        SfuStats::get(&s.gso_datagrams),
+    );
+    metric(
+        "media_gso_refused_total",
+        "counter",
+        "Groups the kernel refused to send with UDP segmentation offload (a route's MTU below the datagram size); sent one by one instead.",
+        SfuStats::get(&s.gso_refused),
+    );
+    metric(
         "log_events_withheld_total",
         "counter",
         "Log events below ERROR withheld because they named personal data.",

@@ -4,14 +4,13 @@
 //! commands go there ([`SfuCommands`]), and datagrams the kernel delivers
 //! to another thread's socket are handed over to it in batches.
 
-use super::core::{Network, SfuCore};
+use super::core::SfuCore;
+use super::egress::BatchNetwork;
 use super::shard::{self, Placement, SourceOwners};
 use super::{Command, MediaSockets, SfuConfig, SfuStats};
-use arrayvec::ArrayVec;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
-use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,8 +26,6 @@ const COMMAND_QUEUE: usize = 1024;
 /// Datagrams read with one `recvmmsg` before the loop looks at the other
 /// sockets and at timers again.
 const BATCH: usize = 64;
-/// Datagrams sent with one `sendmmsg` at most.
-const SEND_BATCH: usize = 32;
 /// Larger than any datagram str0m accepts (MTU-sized); a bigger one is cut
 /// and then refused by the parser.
 const DATAGRAM_BUFFER: usize = 2048;
@@ -234,93 +231,6 @@ pub fn start(sockets: MediaSockets, config: SfuConfig) -> io::Result<SfuHandle> 
     Ok(handle)
 }
 
-/// Collects the core's datagrams during one turn of the loop and sends them
-/// after it, when the batch's one drain per subscriber is done. The buffers
-/// are kept and reused, so sending allocates nothing in steady state.
-struct BatchNetwork<'a> {
-    sockets: &'a [UdpSocket],
-    announced: &'a [SocketAddr],
-    /// The payloads, back to back.
-    bytes: Vec<u8>,
-    /// (socket index, destination, end of its payload in `bytes`).
-    queued: Vec<(usize, SocketAddr, usize)>,
-}
-
-impl Network for BatchNetwork<'_> {
-    fn send(&mut self, source: SocketAddr, destination: SocketAddr, payload: &[u8]) {
-        let index = self
-            .announced
-            .iter()
-            .position(|a| *a == source)
-            .or_else(|| {
-                self.announced
-                    .iter()
-                    .position(|a| a.is_ipv4() == destination.is_ipv4())
-            });
-        if let Some(i) = index {
-            self.bytes.extend_from_slice(payload);
-            self.queued.push((i, destination, self.bytes.len()));
-        }
-    }
-}
-
-impl BatchNetwork<'_> {
-    /// Sends everything queued, up to [`SEND_BATCH`] datagrams per
-    /// `sendmmsg`. UDP: what does not fit into a full socket buffer is
-    /// dropped, as the network would; an error that concerns one
-    /// destination (ICMP unreachable from a departed browser) drops that
-    /// datagram only.
-    fn flush(&mut self) {
-        let mut next = 0;
-        let mut start = 0;
-        while next < self.queued.len() {
-            // A run of datagrams from the same socket.
-            let socket = self.queued[next].0;
-            let run = self.queued[next..]
-                .iter()
-                .take(SEND_BATCH)
-                .take_while(|q| q.0 == socket)
-                .count();
-            let datagrams = &self.queued[next..next + run];
-            let mut addresses = ArrayVec::<SocketAddrAny, SEND_BATCH>::new();
-            let mut slices = ArrayVec::<[IoSlice<'_>; 1], SEND_BATCH>::new();
-            let mut from = start;
-            for &(_, destination, end) in datagrams {
-                addresses.push(destination.into());
-                slices.push([IoSlice::new(&self.bytes[from..end])]);
-                from = end;
-            }
-            let mut controls: [SendAncillaryBuffer<'_, '_, '_>; SEND_BATCH] =
-                std::array::from_fn(|_| SendAncillaryBuffer::default());
-            let mut headers: ArrayVec<MMsgHdr<'_>, SEND_BATCH> = addresses
-                .iter()
-                .zip(&slices)
-                .zip(&mut controls)
-                .map(|((a, s), c)| MMsgHdr::new_with_addr(a, s, c))
-                .collect();
-            let udp = &self.sockets[socket];
-            let mut sent = 0;
-            while sent < run {
-                let result = udp.try_io(Interest::WRITABLE, || {
-                    sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT)
-                        .map_err(io::Error::from)
-                });
-                match result {
-                    Ok(n) if n > 0 => sent += n,
-                    // A full socket buffer: the rest of the run is dropped.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // The datagram at `sent` failed on its own.
-                    _ => sent += 1,
-                }
-            }
-            start = from;
-            next += run;
-        }
-        self.bytes.clear();
-        self.queued.clear();
-    }
-}
-
 /// Receives up to [`BATCH`] datagrams with one `recvmmsg`. `Ok(0)` never
 /// happens: an empty socket is `WouldBlock` (and clears the readiness).
 fn receive_batch(
@@ -492,12 +402,7 @@ impl Shard {
             self.index,
         );
         let mut owners = SourceOwners::new(self.index, self.peers.handover.len());
-        let mut net = BatchNetwork {
-            sockets: &udp,
-            announced: &announced,
-            bytes: Vec::new(),
-            queued: Vec::new(),
-        };
+        let mut net = BatchNetwork::new(&udp, &announced, self.stats.clone(), self.index);
         // One set of headers per socket: recvmmsg leaves the kernel's address
         // length of the last datagram in them (nix does not reset it), which
         // is right only for the same address family.

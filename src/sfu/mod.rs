@@ -11,6 +11,7 @@
 mod addresses;
 mod core;
 mod driver;
+mod egress;
 mod forward;
 mod lastn;
 mod layers;
@@ -207,6 +208,10 @@ pub struct SfuStats {
     /// Of those, the ones dropped because the other thread's queue was
     /// full (it does not keep up).
     pub handover_dropped: Counter,
+    /// Datagrams sent in groups with UDP segmentation offload (GSO).
+    pub gso_datagrams: Counter,
+    /// Groups the kernel refused to send with GSO (sent one by one).
+    pub gso_refused: Counter,
 }
 
 impl SfuStats {
@@ -219,6 +224,8 @@ impl SfuStats {
             participants_failed: Counter::new(shards),
             datagrams_handed_over: Counter::new(shards),
             handover_dropped: Counter::new(shards),
+            gso_datagrams: Counter::new(shards),
+            gso_refused: Counter::new(shards),
         }
     }
 

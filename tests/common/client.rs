@@ -88,6 +88,9 @@ pub struct ClientOptions {
     /// of [`media::LAYERS`]), each payload naming its layer, each layer
     /// answering keyframe requests for its own SSRC.
     pub simulcast: bool,
+    /// Packets per camera frame (not simulcast): more than one cuts each
+    /// frame as a packetizer does ([`media::vp8_frame`]).
+    pub video_frame_packets: usize,
 }
 
 impl Default for ClientOptions {
@@ -108,6 +111,7 @@ impl Default for ClientOptions {
             p2p: false,
             join_fields: None,
             simulcast: false,
+            video_frame_packets: 1,
         }
     }
 }
@@ -344,6 +348,7 @@ impl TestClient {
                 answered_rx,
                 options.keyframe_interval,
                 options.audio_level.is_some(),
+                options.video_frame_packets,
             )));
         }
         Ok(TestClient {
@@ -1384,6 +1389,7 @@ async fn publish(
     mut answered: watch::Receiver<bool>,
     keyframe_interval: Option<u64>,
     audio_level: bool,
+    frame_packets: usize,
 ) {
     if answered.wait_for(|a| *a).await.is_err() {
         return;
@@ -1464,6 +1470,8 @@ async fn publish(
     }
     let own = shared.own_id.clone();
     let mut seq: u16 = rand::random();
+    // Multi-packet frames: the camera's own sequence numbers.
+    let mut video_seq: u16 = rand::random();
     let mut frame: u64 = 0;
     // Simulcast: each layer's own sequence numbers, RTP clock offset,
     // picture ids and TL0PICIDX, as separate encoders have.
@@ -1527,6 +1535,32 @@ async fn publish(
                             shared.problem(format!("cannot send simulcast layer {rid}: {e}"))
                         }
                         Err(_) => {}
+                    }
+                }
+                continue;
+            }
+            if t.kind == Kind::Video && frame_packets > 1 {
+                let keyframe = frame == 0
+                    || keyframe_interval.is_some_and(|n| frame.is_multiple_of(n))
+                    || keyframe_wanted.swap(false, Ordering::Relaxed);
+                let payloads = media::vp8_frame(&own, frame as u16, keyframe, frame_packets);
+                let last = payloads.len() - 1;
+                for (i, payload) in payloads.into_iter().enumerate() {
+                    let packet = rtp::packet::Packet {
+                        header: rtp::header::Header {
+                            version: 2,
+                            marker: i == last,
+                            payload_type: pt,
+                            sequence_number: video_seq,
+                            timestamp: (frame * 1800) as u32,
+                            ssrc: t.ssrc,
+                            ..Default::default()
+                        },
+                        payload: payload.into(),
+                    };
+                    video_seq = video_seq.wrapping_add(1);
+                    if t.track.write_rtp(packet).await.is_ok() {
+                        shared.packets_sent.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 continue;

@@ -63,3 +63,15 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// The value of the counter or gauge `funkraum_<name>` in `/metrics`.
+pub async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let r = get(addr, "/metrics").await;
+    r.body
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("funkraum_{name} ")))
+        .unwrap_or_else(|| panic!("no funkraum_{name} in\n{}", r.body))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("funkraum_{name}: {e}"))
+}

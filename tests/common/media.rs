@@ -75,6 +75,38 @@ pub fn vp8_payload(publisher: &str, picture_id: u16, keyframe: bool) -> Vec<u8> 
     p
 }
 
+/// Bytes of each packet of a multi-packet frame but the last
+/// ([`vp8_frame`]), and of the last.
+pub const FRAME_PACKET_BYTES: usize = 1000;
+pub const FRAME_LAST_PACKET_BYTES: usize = 500;
+
+/// A VP8 frame cut into `packets` RTP payloads as an encoder's packetizer
+/// does: equal sizes but a shorter last one; the first starts the
+/// partition ([`vp8_payload`]), the others continue it with the same
+/// picture id. Each carries the tag, so each counts for its publisher.
+pub fn vp8_frame(publisher: &str, picture_id: u16, keyframe: bool, packets: usize) -> Vec<Vec<u8>> {
+    let pid = picture_id & 0x7fff;
+    (0..packets)
+        .map(|i| {
+            let mut p = if i == 0 {
+                vp8_payload(publisher, picture_id, keyframe)
+            } else {
+                // X=1 S=0 | I=1 | M=1 + picture id, then the tag.
+                let mut p = vec![0x80, 0x80, 0x80 | (pid >> 8) as u8, pid as u8];
+                push_tag(&mut p, publisher);
+                p
+            };
+            let size = if i + 1 == packets {
+                FRAME_LAST_PACKET_BYTES
+            } else {
+                FRAME_PACKET_BYTES
+            };
+            p.resize(size, 0x55);
+            p
+        })
+        .collect()
+}
+
 /// Whether a VP8 RTP payload (descriptor first) starts a keyframe.
 pub fn vp8_is_keyframe(payload: &[u8]) -> bool {
     let Some(&first) = payload.first() else {
