@@ -26,6 +26,8 @@ mod participant;
 mod procfs;
 #[path = "load/report.rs"]
 mod report;
+#[path = "load/server_latency.rs"]
+mod server_latency;
 #[path = "load/stats.rs"]
 mod stats;
 
@@ -340,6 +342,8 @@ pub struct RunResult {
     pub outcomes: Vec<Outcome>,
     /// Participants whose task did not finish in time.
     pub missing: usize,
+    /// funkraum's forwarding-latency histogram at the window's edges.
+    pub server_latency: Option<(server_latency::Buckets, server_latency::Buckets)>,
 }
 
 async fn run(args: Args) -> Result<RunResult, String> {
@@ -408,18 +412,25 @@ async fn run(args: Args) -> Result<RunResult, String> {
 
     // The window's edges are taken on a thread of their own, so that a busy
     // runtime does not delay them; the participants see them through `window`.
+    let metrics_addr = (args.target == Target::Funkraum).then(|| {
+        let addr = url.strip_prefix("ws://").unwrap_or(&url);
+        addr.strip_suffix("/ws").unwrap_or(addr).to_string()
+    });
     let edges = {
         let window = window.clone();
         std::thread::spawn(move || {
             sleep_until(open_at);
             let start = procfs::read(pid);
+            let latency_start = metrics_addr.as_deref().and_then(server_latency::read);
             let opened = Instant::now();
             window.open(opened);
             sleep_until(close_at);
             let closed = Instant::now();
             window.close(closed);
             let end = procfs::read(pid);
-            (start, end, (closed - opened).as_secs_f64())
+            let latency_end = metrics_addr.as_deref().and_then(server_latency::read);
+            let latency = latency_start.zip(latency_end);
+            (start, end, (closed - opened).as_secs_f64(), latency)
         })
     };
 
@@ -432,7 +443,7 @@ async fn run(args: Args) -> Result<RunResult, String> {
             _ => missing += 1,
         }
     }
-    let (start, end, window_s) = tokio::task::spawn_blocking(move || edges.join())
+    let (start, end, window_s, server_latency) = tokio::task::spawn_blocking(move || edges.join())
         .await
         .map_err(|e| e.to_string())?
         .map_err(|_| "measurement thread failed".to_string())?;
@@ -452,6 +463,7 @@ async fn run(args: Args) -> Result<RunResult, String> {
         end,
         outcomes,
         missing,
+        server_latency,
     })
 }
 

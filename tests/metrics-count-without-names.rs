@@ -44,6 +44,36 @@ async fn metrics_count_a_conference_and_name_nobody() {
         assert_eq!(value(&r.body, "participants"), 2);
         assert!(value(&r.body, "rtp_packets_forwarded_total") >= common::FLOWING);
         assert!(value(&r.body, "rtp_packets_received_total") >= common::FLOWING);
+        // The forwarding latency: a histogram whose buckets only grow (its
+        // figures are measured in bench/, not asserted here).
+        let latency = "media_forwarding_latency_seconds";
+        let buckets: Vec<(f64, u64)> = r
+            .body
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("funkraum_{latency}_bucket{{le=\"")))
+            .map(|l| {
+                let (le, n) = l.split_once("\"} ").unwrap();
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap()
+                };
+                (le, n.parse().unwrap())
+            })
+            .collect();
+        let count = value(&r.body, &format!("{latency}_count"));
+        assert!(count >= common::FLOWING, "{count} latencies counted");
+        assert!(
+            buckets
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "{buckets:?}"
+        );
+        assert_eq!(buckets.last().map(|b| b.1), Some(count));
+        assert!(
+            buckets.iter().any(|b| b.0 == 0.002),
+            "no 2 ms bound: {buckets:?}"
+        );
         for secret in [
             room,
             "Anton",

@@ -156,6 +156,15 @@ fn scenario(r: &RunResult) -> String {
     s
 }
 
+/// funkraum's own forwarding latency over the window (`null` for Janus).
+fn server_latency(r: &RunResult) -> Value {
+    let Some((start, end)) = &r.server_latency else {
+        return Value::Null;
+    };
+    let q = |q| opt(crate::server_latency::quantile(start, end, q));
+    json!({ "p50": q(0.5), "p90": q(0.9), "p99": q(0.99) })
+}
+
 pub fn json(r: &RunResult) -> Value {
     let f = figures(r);
     json!({
@@ -189,6 +198,7 @@ pub fn json(r: &RunResult) -> Value {
             "p99": ms(f.latency.quantile(0.99)),
             "max": ms((f.latency.total > 0).then_some(f.latency.max_us)),
         },
+        "server_latency_ms": server_latency(r),
         "join_ms": {
             "p50": opt(pct(&f.join_ms, 0.5)),
             "p95": opt(pct(&f.join_ms, 0.95)),
@@ -267,6 +277,13 @@ pub fn table(r: &RunResult) -> String {
             f(&l["max"])
         ),
     );
+    let s = &v["server_latency_ms"];
+    if !s.is_null() {
+        row(
+            "in-server latency ms p50 / p90 / p99",
+            format!("{} / {} / {}", f(&s["p50"]), f(&s["p90"]), f(&s["p99"])),
+        );
+    }
     let j = &v["join_ms"];
     row(
         "join ms p50 / p95 / max (never)",

@@ -88,6 +88,22 @@ pub async fn metrics(
         "Log events below ERROR withheld because they named personal data.",
         state.log_counters.withheld.load(Ordering::Relaxed),
     );
+    // Added latency: kernel receive timestamp to the end of the send.
+    let latency = &s.forwarding_latency;
+    let name = "funkraum_media_forwarding_latency_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} From the kernel's receive timestamp of an RTP datagram to the end of the send of what was forwarded with it."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let mut count = 0;
+    for (bound, n) in latency.cumulative() {
+        let le = bound.map_or("+Inf".to_string(), |us| format!("{}", us as f64 / 1e6));
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        count = n;
+    }
+    let _ = writeln!(out, "{name}_sum {}", latency.sum_us() as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {count}");
     // Per media thread: how the rooms are spread over the cores
     // (`media.threads`); a room's participants are all on one.
     let _ = writeln!(

@@ -8,7 +8,12 @@ use super::core::SfuCore;
 use super::egress::BatchNetwork;
 use super::shard::{self, Placement, SourceOwners};
 use super::{Command, MediaSockets, SfuConfig, SfuStats};
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+use arrayvec::ArrayVec;
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, setsockopt, sockopt,
+};
+use nix::sys::time::{TimeSpec, TimeValLike};
+use nix::time::{ClockId, clock_gettime};
 use std::future::poll_fn;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -231,13 +236,17 @@ pub fn start(sockets: MediaSockets, config: SfuConfig) -> io::Result<SfuHandle> 
     Ok(handle)
 }
 
+/// One datagram of a batch: its length, its source, and when the kernel
+/// received it (`SO_TIMESTAMPNS`, nanoseconds of the real-time clock).
+type Received = (usize, Option<SocketAddr>, Option<i64>);
+
 /// Receives up to [`BATCH`] datagrams with one `recvmmsg`. `Ok(0)` never
 /// happens: an empty socket is `WouldBlock` (and clears the readiness).
 fn receive_batch(
     socket: &UdpSocket,
     headers: &mut MultiHeaders<SockaddrStorage>,
     buf: &mut [u8],
-    received: &mut [(usize, Option<SocketAddr>); BATCH],
+    received: &mut [Received; BATCH],
 ) -> io::Result<usize> {
     socket.try_io(Interest::READABLE, || {
         let mut chunks = buf.chunks_exact_mut(DATAGRAM_BUFFER);
@@ -248,11 +257,34 @@ fn receive_batch(
             .map_err(io::Error::from)?;
         let mut n = 0;
         for (slot, msg) in received.iter_mut().zip(results) {
-            *slot = (msg.bytes, msg.address.and_then(std_address));
+            let stamp = msg.cmsgs().ok().and_then(|mut c| {
+                c.find_map(|m| match m {
+                    ControlMessageOwned::ScmTimestampns(t) => Some(t.num_nanoseconds()),
+                    _ => None,
+                })
+            });
+            *slot = (msg.bytes, msg.address.and_then(std_address), stamp);
             n += 1;
         }
         Ok(n)
     })
+}
+
+/// Headers for [`receive_batch`] with room for the receive timestamp.
+/// The kernel writes the control length back and nix does not reset it;
+/// with the timestamp in every datagram it stays the same.
+fn receive_headers() -> MultiHeaders<SockaddrStorage> {
+    MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec)))
+}
+
+/// Whether a datagram is RTP (RFC 7983 and 5761: not STUN, DTLS or RTCP).
+fn is_rtp(data: &[u8]) -> bool {
+    data.len() >= 12 && (128..192).contains(&data[0]) && !(64..96).contains(&(data[1] & 0x7f))
+}
+
+/// The real-time clock in nanoseconds, the clock of `SO_TIMESTAMPNS`.
+fn realtime_ns() -> i64 {
+    clock_gettime(ClockId::CLOCK_REALTIME).map_or(0, |t| t.num_nanoseconds())
 }
 
 fn std_address(a: SockaddrStorage) -> Option<SocketAddr> {
@@ -393,7 +425,11 @@ impl Shard {
         let announced = self.announced.clone();
         let udp: Vec<UdpSocket> = sockets
             .into_iter()
-            .map(|s| UdpSocket::from_std(s).expect("media socket registers with the runtime"))
+            .map(|s| {
+                // Kernel receive timestamps, for the forwarding latency.
+                let _ = setsockopt(&s, sockopt::ReceiveTimestampns, &true);
+                UdpSocket::from_std(s).expect("media socket registers with the runtime")
+            })
             .collect();
         let mut core = SfuCore::new(
             announced.clone(),
@@ -406,12 +442,12 @@ impl Shard {
         // One set of headers per socket: recvmmsg leaves the kernel's address
         // length of the last datagram in them (nix does not reset it), which
         // is right only for the same address family.
-        let mut recv_headers: Vec<MultiHeaders<SockaddrStorage>> = udp
-            .iter()
-            .map(|_| MultiHeaders::preallocate(BATCH, None))
-            .collect();
+        let mut recv_headers: Vec<MultiHeaders<SockaddrStorage>> =
+            udp.iter().map(|_| receive_headers()).collect();
         let mut buf = vec![0u8; DATAGRAM_BUFFER * BATCH];
-        let mut received = [(0usize, None); BATCH];
+        let mut received: [Received; BATCH] = [(0, None, None); BATCH];
+        // Receive timestamps of this turn's RTP datagrams.
+        let mut stamps = ArrayVec::<i64, BATCH>::new();
         let me = self.index;
         loop {
             let deadline = core.next_timeout();
@@ -435,13 +471,19 @@ impl Shard {
                             // One time for the whole batch: it arrived at once.
                             let now = Instant::now();
                             let local = announced[index];
-                            for (k, &(len, source)) in received[..n].iter().enumerate() {
+                            let mut unstamped = false;
+                            for (k, &(len, source, stamp)) in received[..n].iter().enumerate() {
                                 let Some(source) = source else { continue };
                                 let data = &buf[k * DATAGRAM_BUFFER..][..len.min(DATAGRAM_BUFFER)];
                                 let owner = owners.route(index, source, data);
                                 if owner != me {
                                     self.peers.queue(owner, index, source, data);
                                     continue;
+                                }
+                                match stamp {
+                                    Some(t) if is_rtp(data) => stamps.push(t),
+                                    Some(_) => {}
+                                    None => unstamped = true,
                                 }
                                 core.handle_datagram(now, local, source, data, &mut net);
                                 // Learned here too: the address may have
@@ -451,6 +493,11 @@ impl Shard {
                                 }
                             }
                             self.peers.dispatch();
+                            if unstamped {
+                                // A datagram without a timestamp shrank its
+                                // header's control length for good.
+                                recv_headers[index] = receive_headers();
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         // ICMP errors surface here (port unreachable from a
@@ -476,7 +523,14 @@ impl Shard {
             // Sends what the batch's forwarding queued: one Timeout and one
             // drain per touched subscriber, then the datagrams.
             core.handle_timeout(Instant::now(), &mut net);
-            net.flush();
+            if net.flush() > 0 && !stamps.is_empty() {
+                let sent = realtime_ns();
+                for &t in &stamps {
+                    let us = u64::try_from(sent - t).unwrap_or(0) / 1_000;
+                    self.stats.forwarding_latency.record(me, us);
+                }
+            }
+            stamps.clear();
         }
     }
 }

@@ -173,7 +173,9 @@ impl<'a> BatchNetwork<'a> {
     /// buffer is dropped, as the network would; an error that concerns one
     /// destination (ICMP unreachable from a departed browser) drops that
     /// message only.
-    pub fn flush(&mut self) {
+    /// Returns how many datagrams were queued.
+    pub fn flush(&mut self) -> usize {
+        let queued = self.queued.len();
         let (mut next, mut start) = (0, 0);
         while next < self.queued.len() {
             let gso = self.gso[self.queued[next].0];
@@ -184,6 +186,7 @@ impl<'a> BatchNetwork<'a> {
         }
         self.bytes.clear();
         self.queued.clear();
+        queued
     }
 
     fn send(&mut self, call: &Call) {

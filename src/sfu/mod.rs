@@ -194,6 +194,59 @@ impl TrackKind {
     }
 }
 
+/// Upper bounds of the forwarding-latency buckets, microseconds: fine
+/// around the 2 ms the server may add at most (docs/performance.md).
+pub const LATENCY_BOUNDS_US: [u64; 12] = [
+    50, 100, 250, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 50_000,
+];
+
+/// A latency histogram in the buckets of [`LATENCY_BOUNDS_US`] and one
+/// above them, per media thread like [`Counter`].
+#[derive(Debug)]
+pub struct LatencyHistogram {
+    /// Per bucket, not cumulative; the last counts what is above every bound.
+    buckets: Box<[Counter]>,
+    sum_us: Counter,
+}
+
+impl LatencyHistogram {
+    fn new(shards: usize) -> LatencyHistogram {
+        LatencyHistogram {
+            buckets: (0..=LATENCY_BOUNDS_US.len())
+                .map(|_| Counter::new(shards))
+                .collect(),
+            sum_us: Counter::new(shards),
+        }
+    }
+
+    /// Counts one observation of `us` microseconds; only `shard`'s thread
+    /// calls it.
+    pub(crate) fn record(&self, shard: usize, us: u64) {
+        let bucket = LATENCY_BOUNDS_US.partition_point(|&b| b < us);
+        self.buckets[bucket].add(shard, 1);
+        self.sum_us.add(shard, us);
+    }
+
+    /// (upper bound in µs, `None` for +Inf; observations up to it),
+    /// cumulative as Prometheus wants them.
+    pub fn cumulative(&self) -> Vec<(Option<u64>, u64)> {
+        let mut total = 0;
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                total += c.total();
+                (LATENCY_BOUNDS_US.get(i).copied(), total)
+            })
+            .collect()
+    }
+
+    /// The sum of all observations, microseconds.
+    pub fn sum_us(&self) -> u64 {
+        self.sum_us.total()
+    }
+}
+
 /// Counters read by /healthz, /metrics and the tests, one slot per media
 /// thread; read as their sum with [`SfuStats::get`].
 #[derive(Debug)]
@@ -212,6 +265,9 @@ pub struct SfuStats {
     pub gso_datagrams: Counter,
     /// Groups the kernel refused to send with GSO (sent one by one).
     pub gso_refused: Counter,
+    /// From the kernel's receive timestamp of an RTP datagram to the end
+    /// of the send of what the turn that read it forwarded.
+    pub forwarding_latency: LatencyHistogram,
 }
 
 impl SfuStats {
@@ -226,6 +282,7 @@ impl SfuStats {
             handover_dropped: Counter::new(shards),
             gso_datagrams: Counter::new(shards),
             gso_refused: Counter::new(shards),
+            forwarding_latency: LatencyHistogram::new(shards),
         }
     }
 
