@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{FLOWING, Kind, MEDIA_WITHIN, TestClient, within};
+use common::{FLOWING, TestClient, within};
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,17 +58,7 @@ fn media_thread_cpu() -> HashMap<String, u64> {
 /// Waits until everyone in `room` receives audio and video from everyone
 /// else in it.
 async fn all_hear_and_see_each_other(room: &mut [TestClient]) {
-    let ids: Vec<String> = room.iter().map(|c| c.id.clone()).collect();
-    for watcher in room.iter_mut() {
-        let own = watcher.id.clone();
-        for id in ids.iter().filter(|id| **id != own) {
-            for kind in [Kind::Audio, Kind::Video] {
-                watcher
-                    .wait_media_from(id, kind, FLOWING, MEDIA_WITHIN)
-                    .await;
-            }
-        }
-    }
+    common::everyone_receives_everyone(room.iter_mut().collect(), FLOWING).await;
 }
 
 /// Nobody received anything from outside its room (`ever`: everyone who

@@ -37,16 +37,7 @@ async fn three_participants_see_and_hear_each_other_then_one_leaves() {
         // Everyone gets everyone else's audio and video.
         let ids = [a.id.clone(), b.id.clone(), c.id.clone()];
         let started = Instant::now();
-        for client in [&mut a, &mut b, &mut c] {
-            let own = client.id.clone();
-            for other in ids.iter().filter(|id| **id != own) {
-                for kind in [Kind::Audio, Kind::Video] {
-                    client
-                        .wait_media_from(other, kind, A_SECOND_OF_MEDIA, MEDIA_WITHIN)
-                        .await;
-                }
-            }
-        }
+        common::everyone_receives_everyone(vec![&mut a, &mut b, &mut c], A_SECOND_OF_MEDIA).await;
         eprintln!(
             "all six directions carried a second of media {:?} after the third join",
             started.elapsed()

@@ -205,6 +205,11 @@ impl Peer {
                 .map(|p| p.pt())
         };
         let now = Instant::now();
+        // Independent senders' media clocks are not aligned: a random phase
+        // each, or participants that join at a multiple of the frame
+        // interval apart would all send their frames at the same instant.
+        let phase =
+            |interval: Duration| interval.mul_f64(rand::random::<u32>() as f64 / u32::MAX as f64);
         let audio = audio
             .filter(|_| plan.audio)
             .and_then(|m| pt_of(&self.rtc, m, MediaKind::Audio).map(|pt| (m, pt)));
@@ -215,8 +220,8 @@ impl Peer {
             plan,
             audio,
             video,
-            next_audio: now,
-            next_frame: now,
+            next_audio: now + phase(AUDIO_INTERVAL),
+            next_frame: now + phase(Duration::from_secs(1) / VIDEO_FPS),
             audio_seq: 1,
             video_seq: 1,
             audio_counter: 0,

@@ -196,8 +196,8 @@ impl TrackKind {
 
 /// Upper bounds of the forwarding-latency buckets, microseconds: fine
 /// around the 2 ms the server may add at most (docs/performance.md).
-pub const LATENCY_BOUNDS_US: [u64; 12] = [
-    50, 100, 250, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 50_000,
+pub const LATENCY_BOUNDS_US: [u64; 13] = [
+    50, 100, 250, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 20_000, 50_000,
 ];
 
 /// A latency histogram in the buckets of [`LATENCY_BOUNDS_US`] and one

@@ -54,6 +54,22 @@ pub const MEDIA_WITHIN: Duration = Duration::from_secs(10);
 /// synthetic track.
 pub const FLOWING: u64 = 10;
 
+/// Waits until each of `clients` received at least `packets` of the
+/// audio and of the video of every other one.
+pub async fn everyone_receives_everyone(clients: Vec<&mut TestClient>, packets: u64) {
+    let ids: Vec<String> = clients.iter().map(|c| c.id.clone()).collect();
+    for client in clients {
+        let own = client.id.clone();
+        for other in ids.iter().filter(|id| **id != own) {
+            for kind in [Kind::Audio, Kind::Video] {
+                client
+                    .wait_media_from(other, kind, packets, MEDIA_WITHIN)
+                    .await;
+            }
+        }
+    }
+}
+
 /// Two participants in one room, each receiving the other's audio and
 /// video: the bystanders whose conference must not notice hostile input.
 pub struct Bystanders {
