@@ -10,13 +10,11 @@ use super::SfuStats;
 use super::core::Network;
 use arrayvec::ArrayVec;
 use nix::errno::Errno;
-use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, sendmmsg, sockopt,
-};
+use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -38,13 +36,12 @@ pub struct BatchNetwork<'a> {
     announced: &'a [SocketAddr],
     /// Whether the kernel takes GSO on each socket.
     gso: Vec<bool>,
+    /// The segment size set on each socket (`UDP_SEGMENT`; 0: none).
+    segment_set: Vec<u16>,
     /// The payloads, back to back.
     bytes: Vec<u8>,
     /// (socket index, destination, end of its payload in `bytes`).
     queued: Vec<(usize, SocketAddr, usize)>,
-    /// `sendmmsg` headers without and with room for the segment size.
-    plain: MultiHeaders<SockaddrStorage>,
-    segmented: MultiHeaders<SockaddrStorage>,
     stats: Arc<SfuStats>,
     shard: usize,
 }
@@ -155,15 +152,13 @@ impl<'a> BatchNetwork<'a> {
             .iter()
             .map(|s| getsockopt(s, sockopt::UdpGsoSegment).is_ok())
             .collect();
-        let segment_space = nix::cmsg_space!(u16);
         BatchNetwork {
             sockets,
             announced,
             gso,
+            segment_set: vec![0; sockets.len()],
             bytes: Vec::new(),
             queued: Vec::new(),
-            plain: MultiHeaders::preallocate(SEND_BATCH, None),
-            segmented: MultiHeaders::preallocate(SEND_BATCH, Some(segment_space)),
             stats,
             shard,
         }
@@ -190,44 +185,47 @@ impl<'a> BatchNetwork<'a> {
     }
 
     fn send(&mut self, call: &Call) {
+        // The segment size is set on the socket, not per message: rustix
+        // has no `UDP_SEGMENT` control message, and reading the results of
+        // nix's `sendmmsg` reads uninitialised memory. It changes about
+        // once per call.
+        let segment = call.segment.unwrap_or(0);
+        if self.segment_set[call.socket] != segment {
+            let udp = &self.sockets[call.socket];
+            match setsockopt(udp, sockopt::UdpGsoSegment, &i32::from(segment)) {
+                Ok(()) => self.segment_set[call.socket] = segment,
+                Err(_) if segment != 0 => {
+                    self.gso[call.socket] = false;
+                    for m in &call.messages {
+                        self.send_one_by_one(call.socket, m);
+                    }
+                    return;
+                }
+                // Turning it off takes any socket that took it on.
+                Err(_) => {}
+            }
+        }
         let udp = &self.sockets[call.socket];
-        let addresses: ArrayVec<Option<SockaddrStorage>, SEND_BATCH> = call
-            .messages
-            .iter()
-            .map(|m| Some(SockaddrStorage::from(m.destination)))
-            .collect();
+        let addresses: ArrayVec<SocketAddrAny, SEND_BATCH> =
+            call.messages.iter().map(|m| m.destination.into()).collect();
         let slices: ArrayVec<[IoSlice<'_>; 1], SEND_BATCH> = call
             .messages
             .iter()
             .map(|m| [IoSlice::new(&self.bytes[m.bytes.clone()])])
             .collect();
+        let mut controls: [SendAncillaryBuffer<'_, '_, '_>; SEND_BATCH] =
+            std::array::from_fn(|_| SendAncillaryBuffer::default());
+        let mut headers: ArrayVec<MMsgHdr<'_>, SEND_BATCH> = addresses
+            .iter()
+            .zip(&slices)
+            .zip(&mut controls)
+            .map(|((a, s), c)| MMsgHdr::new_with_addr(a, s, c))
+            .collect();
         let mut refused = ArrayVec::<usize, SEND_BATCH>::new();
         let mut sent = 0;
         while sent < call.messages.len() {
             let result = udp.try_io(Interest::WRITABLE, || {
-                let fd = udp.as_raw_fd();
-                let flags = MsgFlags::MSG_DONTWAIT;
-                let n = match &call.segment {
-                    Some(size) => sendmmsg(
-                        fd,
-                        &mut self.segmented,
-                        &slices[sent..],
-                        &addresses[sent..],
-                        [ControlMessage::UdpGsoSegments(size)],
-                        flags,
-                    )
-                    .map(Iterator::count),
-                    None => sendmmsg(
-                        fd,
-                        &mut self.plain,
-                        &slices[sent..],
-                        &addresses[sent..],
-                        [],
-                        flags,
-                    )
-                    .map(Iterator::count),
-                };
-                n.map_err(io::Error::from)
+                sendmmsg(udp, &mut headers[sent..], SendFlags::DONTWAIT).map_err(io::Error::from)
             });
             match result {
                 Ok(n) if n > 0 => {
@@ -255,6 +253,7 @@ impl<'a> BatchNetwork<'a> {
                 _ => sent += 1,
             }
         }
+        drop(headers);
         drop(slices);
         for m in refused {
             self.stats.gso_refused.add(self.shard, 1);
