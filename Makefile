@@ -10,7 +10,7 @@
 #
 # Debian packages the tests need; installed when missing (as root), otherwise
 # the run stops naming them.
-TEST_DEBS := chromium firefox-esr pebble strace util-linux
+TEST_DEBS := chromium firefox-esr pebble strace util-linux iproute2
 CARGO ?= cargo
 # Where cargo puts binaries (CARGO_TARGET_DIR, as cargo itself reads it).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
