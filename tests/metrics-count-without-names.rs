@@ -84,6 +84,17 @@ async fn metrics_count_a_conference_and_name_nobody() {
         ] {
             assert!(!r.body.contains(secret), "/metrics names {secret:?}");
         }
+        // Every series is documented for admins.
+        let operating =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operating.md"))
+                .expect("docs/operating.md");
+        for series in r.body.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+            let name = series.split(' ').next().unwrap_or_default();
+            assert!(
+                operating.contains(&format!("`{name}")),
+                "{name} is not in docs/operating.md"
+            );
+        }
         a.leave().await;
         b.leave().await;
     })
