@@ -22,72 +22,75 @@ pub async fn metrics(
     let (rooms, participants) = state.hub.counts();
     let s: &SfuStats = &state.stats;
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+    // (name, type, help, value) of each single-valued series.
+    let series: [(&str, &str, &str, u64); 11] = [
+        ("rooms", "gauge", "Rooms open now.", rooms as u64),
+        (
+            "participants",
+            "gauge",
+            "Participants in rooms now.",
+            participants as u64,
+        ),
+        (
+            "media_sessions",
+            "gauge",
+            "Participants with a media session in the SFU.",
+            SfuStats::get(&s.participants),
+        ),
+        (
+            "rtp_packets_received_total",
+            "counter",
+            "RTP packets received from publishers.",
+            SfuStats::get(&s.rtp_packets_in),
+        ),
+        (
+            "rtp_packets_forwarded_total",
+            "counter",
+            "RTP packets forwarded to subscribers.",
+            SfuStats::get(&s.rtp_packets_out),
+        ),
+        (
+            "media_sessions_failed_total",
+            "counter",
+            "Media sessions the server ended because they failed.",
+            SfuStats::get(&s.participants_failed),
+        ),
+        (
+            "media_datagrams_handed_over_total",
+            "counter",
+            "Datagrams a media thread received for a room on another media thread and handed over.",
+            SfuStats::get(&s.datagrams_handed_over),
+        ),
+        (
+            "media_handover_dropped_total",
+            "counter",
+            "Of those, datagrams dropped because the other media thread's queue was full.",
+            SfuStats::get(&s.handover_dropped),
+        ),
+        (
+            "media_gso_datagrams_total",
+            "counter",
+            "Datagrams sent in groups with UDP segmentation offload (a video frame's packets to one subscriber).",
+            SfuStats::get(&s.gso_datagrams),
+        ),
+        (
+            "media_gso_refused_total",
+            "counter",
+            "Groups the kernel refused to send with UDP segmentation offload (a route's MTU below the datagram size); sent one by one instead.",
+            SfuStats::get(&s.gso_refused),
+        ),
+        (
+            "log_events_withheld_total",
+            "counter",
+            "Log events below ERROR withheld because they named personal data.",
+            state.log_counters.withheld.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in series {
         let _ = writeln!(out, "# HELP funkraum_{name} {help}");
         let _ = writeln!(out, "# TYPE funkraum_{name} {kind}");
         let _ = writeln!(out, "funkraum_{name} {value}");
-    };
-    metric("rooms", "gauge", "Rooms open now.", rooms as u64);
-    metric(
-        "participants",
-        "gauge",
-        "Participants in rooms now.",
-        participants as u64,
-    );
-    metric(
-        "media_sessions",
-        "gauge",
-        "Participants with a media session in the SFU.",
-        SfuStats::get(&s.participants),
-    );
-    metric(
-        "rtp_packets_received_total",
-        "counter",
-        "RTP packets received from publishers.",
-        SfuStats::get(&s.rtp_packets_in),
-    );
-    metric(
-        "rtp_packets_forwarded_total",
-        "counter",
-        "RTP packets forwarded to subscribers.",
-        SfuStats::get(&s.rtp_packets_out),
-    );
-    metric(
-        "media_sessions_failed_total",
-        "counter",
-        "Media sessions the server ended because they failed.",
-        SfuStats::get(&s.participants_failed),
-    );
-    metric(
-        "media_datagrams_handed_over_total",
-        "counter",
-        "Datagrams a media thread received for a room on another media thread and handed over.",
-        SfuStats::get(&s.datagrams_handed_over),
-    );
-    metric(
-        "media_handover_dropped_total",
-        "counter",
-        "Of those, datagrams dropped because the other media thread's queue was full.",
-        SfuStats::get(&s.handover_dropped),
-    );
-    metric(
-        "media_gso_datagrams_total",
-        "counter",
-        "Datagrams sent in groups with UDP segmentation offload (a video frame's packets to one subscriber).",
-        SfuStats::get(&s.gso_datagrams),
-    );
-    metric(
-        "media_gso_refused_total",
-        "counter",
-        "Groups the kernel refused to send with UDP segmentation offload (a route's MTU below the datagram size); sent one by one instead.",
-        SfuStats::get(&s.gso_refused),
-    );
-    metric(
-        "log_events_withheld_total",
-        "counter",
-        "Log events below ERROR withheld because they named personal data.",
-        state.log_counters.withheld.load(Ordering::Relaxed),
-    );
+    }
     // Added latency: kernel receive timestamp to the end of the send.
     let latency = &s.forwarding_latency;
     let name = "funkraum_media_forwarding_latency_seconds";
