@@ -82,6 +82,8 @@ scenario('moderators mute, remove and lock', { timeoutMs: 240_000 }, async (ctx)
     const creator = await openPage(chromium, ctx, 'creator');
     await recordRequests(creator, requests);
     await creator.goto(server.url, { waitUntil: 'load' });
+    // The client draws the landing page after `load` may have fired.
+    await creator.waitForSelector('.landing .new-meeting');
     await creator.click('.landing .new-meeting');
     await creator.waitForSelector('.prejoin .share-links');
     const url = new URL(creator.url());
