@@ -82,10 +82,14 @@ scenario('moderators mute, remove and lock', { timeoutMs: 240_000 }, async (ctx)
     const creator = await openPage(chromium, ctx, 'creator');
     await recordRequests(creator, requests);
     await creator.goto(server.url, { waitUntil: 'load' });
-    // The client draws the landing page after `load` may have fired.
-    await creator.waitForSelector('.landing .new-meeting');
-    await creator.click('.landing .new-meeting');
-    await creator.waitForSelector('.prejoin .share-links');
+    // The client draws (and may redraw) the landing page after `load`:
+    // a click can miss the button or hit a replaced one, so click until
+    // the pre-join page is there.
+    await waitFor('the creator to open a new meeting', async () => {
+        if (await creator.$('.prejoin .share-links')) return true;
+        await creator.click('.landing .new-meeting');
+        return creator.$('.prejoin .share-links');
+    });
     const url = new URL(creator.url());
     const room = url.pathname.slice(1);
     const secret = new URLSearchParams(url.hash.slice(1)).get('mod') ?? '';
