@@ -27,6 +27,26 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// Scheduler statistics summed over a process's threads
+/// (`/proc/<pid>/task/*/schedstat`): (nanoseconds waited on a run queue,
+/// times run on a CPU). A thread that ends between two readings takes its
+/// share with it; the servers start theirs before the window.
+pub fn run_queue(pid: u32) -> Option<(u64, u64)> {
+    let mut waited = 0;
+    let mut slices = 0;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let Ok(stat) = fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = stat.split_whitespace().skip(1).map(|f| f.parse::<u64>());
+        if let (Some(Ok(w)), Some(Ok(s))) = (fields.next(), fields.next()) {
+            waited += w;
+            slices += s;
+        }
+    }
+    Some((waited, slices))
+}
+
 /// UDP counters of this network namespace: (InErrors, RcvbufErrors).
 pub fn udp_errors() -> Option<(u64, u64)> {
     let snmp = fs::read_to_string("/proc/net/snmp").ok()?;
@@ -57,6 +77,10 @@ pub fn own_cpu_seconds() -> f64 {
 pub struct Reading {
     pub server_cpu: f64,
     pub server_rss_kib: u64,
+    /// Nanoseconds the server's threads were runnable but waited for a CPU.
+    pub server_run_wait_ns: u64,
+    /// Times the server's threads were put on a CPU.
+    pub server_timeslices: u64,
     pub udp_in_errors: u64,
     pub udp_rcvbuf_errors: u64,
     pub own_cpu: f64,
@@ -64,9 +88,12 @@ pub struct Reading {
 
 pub fn read(pid: u32) -> Reading {
     let (udp_in_errors, udp_rcvbuf_errors) = udp_errors().unwrap_or_default();
+    let (server_run_wait_ns, server_timeslices) = run_queue(pid).unwrap_or_default();
     Reading {
         server_cpu: cpu_seconds(pid).unwrap_or(0.0),
         server_rss_kib: rss_kib(pid).unwrap_or(0),
+        server_run_wait_ns,
+        server_timeslices,
         udp_in_errors,
         udp_rcvbuf_errors,
         own_cpu: own_cpu_seconds(),

@@ -20,6 +20,10 @@ struct Figures {
     egress_pps: f64,
     loss: f64,
     server_cpu_s: f64,
+    /// Seconds the server's threads waited for a CPU (the generator runs
+    /// on the same cores), and how often they were put on one.
+    server_run_wait_s: f64,
+    server_timeslices: u64,
     egress_per_cpu_s: f64,
     latency: Histogram,
     join_ms: Vec<f64>,
@@ -53,6 +57,15 @@ fn figures(r: &RunResult) -> Figures {
         egress_pps: 0.0,
         loss: 0.0,
         server_cpu_s: r.end.server_cpu - r.start.server_cpu,
+        server_run_wait_s: r
+            .end
+            .server_run_wait_ns
+            .saturating_sub(r.start.server_run_wait_ns) as f64
+            / 1e9,
+        server_timeslices: r
+            .end
+            .server_timeslices
+            .saturating_sub(r.start.server_timeslices),
         egress_per_cpu_s: 0.0,
         latency: Histogram::default(),
         join_ms: Vec::new(),
@@ -192,6 +205,12 @@ pub fn json(r: &RunResult) -> Value {
         "server_cpu_s": f.server_cpu_s,
         "server_cpu_share": f.server_cpu_s / r.window_s,
         "egress_per_cpu_s": f.egress_per_cpu_s,
+        "server_run_queue": {
+            "wait_ms_per_s": f.server_run_wait_s * 1000.0 / r.window_s,
+            "timeslices_per_s": f.server_timeslices as f64 / r.window_s,
+            "wait_us_per_timeslice": (f.server_timeslices > 0)
+                .then(|| f.server_run_wait_s * 1e6 / f.server_timeslices as f64),
+        },
         "latency_ms": {
             "p50": ms(f.latency.quantile(0.5)),
             "p90": ms(f.latency.quantile(0.9)),
@@ -265,6 +284,18 @@ pub fn table(r: &RunResult) -> String {
     row(
         "egress packets per server CPU-s",
         format!("{:.0}", v["egress_per_cpu_s"].as_f64().unwrap_or(0.0)),
+    );
+    let q = &v["server_run_queue"];
+    row(
+        "server waiting for a CPU",
+        format!(
+            "{:.0} ms/s ({:.0} times/s on a CPU, {} µs wait each)",
+            q["wait_ms_per_s"].as_f64().unwrap_or(0.0),
+            q["timeslices_per_s"].as_f64().unwrap_or(0.0),
+            q["wait_us_per_timeslice"]
+                .as_f64()
+                .map_or("-".to_string(), |x| format!("{x:.0}"))
+        ),
     );
     let l = &v["latency_ms"];
     row(
@@ -351,6 +382,13 @@ const METRICS: &[(&str, &str, f64)] = &[
     ("latency p50 ms", "/latency_ms/p50", 1.0),
     ("latency p99 ms", "/latency_ms/p99", 1.0),
     ("latency max ms", "/latency_ms/max", 1.0),
+    ("in-server latency p50 ms", "/server_latency_ms/p50", 1.0),
+    ("in-server latency p99 ms", "/server_latency_ms/p99", 1.0),
+    (
+        "server waiting for a CPU ms/s",
+        "/server_run_queue/wait_ms_per_s",
+        1.0,
+    ),
     ("join p50 ms", "/join_ms/p50", 1.0),
     ("join p95 ms", "/join_ms/p95", 1.0),
     (
