@@ -10,7 +10,8 @@
 //! negotiation, the first keyframes, buffers grown to their steady size)
 //! the global allocator counts the allocations made inside the core's calls
 //! (the clients' own work is left out) over a measured span, divided by
-//! the RTP packets the core forwarded in it. A second span counts the
+//! the RTP packets the core forwarded in it; a second span counts
+//! reallocations (a buffer grown) the same way. A third span counts the
 //! thread's CPU time inside the same calls the same way: the core's cost per
 //! forwarded packet without the kernel's (a figure for A/B comparisons of
 //! the core on a noisy machine; each reading is a syscall of its own, the
@@ -60,6 +61,16 @@ fn main() {
     println!(
         "allocations per forwarded packet: {:.3}",
         allocations as f64 / forwarded as f64
+    );
+    // A growing `Vec` or `VecDeque` reallocates: a heap operation too,
+    // counted apart by the allocator, so measured over a span of its own.
+    let reallocations = || GLOBAL.stats().reallocations as u64;
+    let forwarded_before = rig.forwarded();
+    let grown = rig.run(measured, &reallocations);
+    let forwarded = rig.forwarded() - forwarded_before;
+    println!(
+        "reallocations per forwarded packet: {:.3} ({grown} inside the SFU core)",
+        grown as f64 / forwarded as f64
     );
     let cpu_nanos = || {
         let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
