@@ -226,14 +226,27 @@ impl LossController {
 
     /// Update the estimate using TWCC feedback from the network.
     /// After this [`loss_based_result`] returns the latest estimate.
+    // funkraum patch: kept for str0m's own tests.
+    #[allow(dead_code)]
     pub fn update_bandwidth_estimate(
         &mut self,
         packet_results: &[impl PacketResult],
         delay_based_estimated: Bitrate,
     ) {
+        self.update_bandwidth_estimate_from(packet_results.iter(), delay_based_estimated);
+    }
+
+    /// funkraum patch: `update_bandwidth_estimate` with the results as an
+    /// iterator (walked more than once, hence `Clone`), so nothing is
+    /// collected per TWCC report.
+    pub fn update_bandwidth_estimate_from<P: PacketResult>(
+        &mut self,
+        packet_results: impl Iterator<Item = P> + Clone,
+        delay_based_estimated: Bitrate,
+    ) {
         self.delay_based_estimate = delay_based_estimated;
 
-        if packet_results.is_empty() {
+        if packet_results.clone().next().is_none() {
             debug!("packet results is empty");
             return;
         }
@@ -432,7 +445,10 @@ impl LossController {
         result
     }
 
-    fn maybe_add_observation(&mut self, packet_results: &[impl PacketResult]) -> bool {
+    fn maybe_add_observation<P: PacketResult>(
+        &mut self,
+        packet_results: impl Iterator<Item = P> + Clone,
+    ) -> bool {
         let Some(summary) = PacketResultsSummary::from(packet_results) else {
             return false;
         };
@@ -916,8 +932,10 @@ impl PacketResultsSummary {
         }
     }
 
-    pub fn from(records: &[impl PacketResult]) -> Option<PacketResultsSummary> {
-        let first = records.first()?;
+    pub fn from<P: PacketResult>(
+        records: impl Iterator<Item = P> + Clone,
+    ) -> Option<PacketResultsSummary> {
+        let first = records.clone().next()?;
 
         let mut summary =
             PacketResultsSummary::new(first.local_send_time(), first.local_send_time());
@@ -1085,17 +1103,34 @@ impl Default for Config {
     }
 }
 
-impl PacketResult for &TwccSendRecord {
+// funkraum patch: implemented for the record itself, and for references
+// to any packet result, so the estimator can be given the records of a
+// TWCC report as an iterator instead of a collected `Vec`.
+impl PacketResult for TwccSendRecord {
     fn local_send_time(&self) -> Instant {
-        (*self).local_send_time()
+        TwccSendRecord::local_send_time(self)
     }
 
     fn size(&self) -> DataSize {
-        (*self).size().into()
+        TwccSendRecord::size(self).into()
     }
 
     fn lost(&self) -> bool {
-        (*self).remote_recv_time().is_none()
+        self.remote_recv_time().is_none()
+    }
+}
+
+impl<P: PacketResult> PacketResult for &P {
+    fn local_send_time(&self) -> Instant {
+        (**self).local_send_time()
+    }
+
+    fn size(&self) -> DataSize {
+        (**self).size()
+    }
+
+    fn lost(&self) -> bool {
+        (**self).lost()
     }
 }
 

@@ -95,7 +95,7 @@ impl Bwe {
 
     pub fn update<'t>(
         &mut self,
-        records: impl Iterator<Item = &'t crate::rtp_::TwccSendRecord>,
+        records: impl Iterator<Item = &'t crate::rtp_::TwccSendRecord> + Clone,
         now: Instant,
     ) {
         self.bwe.update(records, now);
@@ -145,6 +145,25 @@ struct SendSideBandwidthEstimator {
     alr_detector: AlrDetector,
     link_capacity_estimator: LinkCapacityEstimator,
     last_updated_estimate: Option<Bitrate>,
+    /// funkraum patch: the acked packets of the last TWCC report, kept for
+    /// the allocation.
+    acked_packets: Vec<AckedPacket>,
+}
+
+/// funkraum patch: sorts like `sort_by(AckedPacket::order_by_receive_time)`
+/// (stable) without the scratch buffer the standard stable sort allocates
+/// for more than 20 elements. Insertion sort: the packets of a report come
+/// nearly in order of their receive time, so this is close to one pass.
+fn sort_by_receive_time(packets: &mut [AckedPacket]) {
+    for i in 1..packets.len() {
+        let mut j = i;
+        while j > 0
+            && AckedPacket::order_by_receive_time(&packets[j - 1], &packets[j]) == Ordering::Greater
+        {
+            packets.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 impl SendSideBandwidthEstimator {
@@ -168,6 +187,7 @@ impl SendSideBandwidthEstimator {
             alr_detector,
             link_capacity_estimator: LinkCapacityEstimator::new(),
             last_updated_estimate: None,
+            acked_packets: Vec::new(),
         }
     }
 
@@ -188,16 +208,23 @@ impl SendSideBandwidthEstimator {
     }
 
     /// Record a packet from a TWCC report.
-    pub fn update<'t>(&mut self, records: impl Iterator<Item = &'t TwccSendRecord>, now: Instant) {
-        let send_records: Vec<_> = records.collect();
-        if send_records.is_empty() {
+    // funkraum patch: the records are walked where they are (the iterator
+    // is cloned) and the acked packets go to a buffer that is kept, instead
+    // of two new `Vec`s and a sort buffer per TWCC report.
+    pub fn update<'t>(
+        &mut self,
+        records: impl Iterator<Item = &'t TwccSendRecord> + Clone,
+        now: Instant,
+    ) {
+        let send_records = records;
+        if send_records.clone().next().is_none() {
             return;
         }
         let _ = self.started_at.get_or_insert(now);
 
         // Feed records to probe estimator for analysis and process any new probe results
         let mut latest_probe_result = None;
-        for (config, bitrate) in self.probe_estimator.update(send_records.iter().copied()) {
+        for (config, bitrate) in self.probe_estimator.update(send_records.clone()) {
             latest_probe_result = Some(bitrate);
 
             // Update link capacity estimator for every successful ALR probe, not just the latest.
@@ -209,21 +236,22 @@ impl SendSideBandwidthEstimator {
             }
         }
 
-        let mut acked_packets = vec![];
+        let mut acked_packets = std::mem::take(&mut self.acked_packets);
+        acked_packets.clear();
 
         let mut max_rtt = None;
         let mut count = 0;
         let mut lost = 0;
-        for record in send_records.iter() {
+        for record in send_records.clone() {
             count += 1;
-            let Ok(acked_packet) = (*record).try_into() else {
+            let Ok(acked_packet) = record.try_into() else {
                 lost += 1;
                 continue;
             };
             acked_packets.push(acked_packet);
             max_rtt = max_rtt.max(record.rtt());
         }
-        acked_packets.sort_by(AckedPacket::order_by_receive_time);
+        sort_by_receive_time(&mut acked_packets);
 
         for acked_packet in acked_packets.iter() {
             self.acked_bitrate_estimator
@@ -241,6 +269,8 @@ impl SendSideBandwidthEstimator {
         let maybe_estimate =
             self.delay_controller
                 .update(&acked_packets, acked_bitrate, probe_result, now);
+
+        self.acked_packets = acked_packets;
 
         let Some(delay_estimate) = maybe_estimate else {
             return;
@@ -270,7 +300,7 @@ impl SendSideBandwidthEstimator {
 
         // This corresponds to UpdateLossBasedEstimator + UpdateEstimate
         self.loss_controller
-            .update_bandwidth_estimate(&send_records, delay_estimate);
+            .update_bandwidth_estimate_from(send_records, delay_estimate);
 
         // Loss-based result is capped by delay_based_limit
         let loss_result = self.loss_controller.loss_based_result();

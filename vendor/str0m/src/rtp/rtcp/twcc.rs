@@ -1203,7 +1203,7 @@ impl TwccSendRegister {
         &mut self,
         twcc: Twcc,
         now: Instant,
-    ) -> Option<impl Iterator<Item = &TwccSendRecord>> {
+    ) -> Option<impl Iterator<Item = &TwccSendRecord> + Clone> {
         if self.time_zero.is_none() {
             self.time_zero = Some(now);
         }
@@ -1357,7 +1357,9 @@ impl TwccSendRegister {
     }
 }
 
-#[derive()]
+// funkraum patch: `Clone`, so the estimator walks a report's records
+// more than once without collecting them.
+#[derive(Clone)]
 struct TwccSendRecordsIter<'a> {
     range: RangeInclusive<TwccSeq>,
     current: TwccSeq,
