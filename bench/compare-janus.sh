@@ -19,7 +19,10 @@
 # arguments for every run, e.g. "--audio-only" or "--video-kbps 500"),
 # OUT (result folder, bench/results/<time>), NICE (niceness of the servers
 # and the generator, -10: on a shared machine other work then disturbs the
-# latency figures less; CPU-time figures do not depend on it).
+# latency figures less; CPU-time figures do not depend on it),
+# GENERATOR_NICE (the generator's threads once the server under test is up,
+# NICE unless given: e.g. 0 lets both servers take the CPU before the
+# generator, so the in-server latency is less the generator's).
 set -euo pipefail
 # A session of its own: its scheduling group is only this benchmark.
 if [ -z "${FKBENCH_SESSION:-}" ]; then
@@ -33,6 +36,7 @@ SETTLE=${SETTLE:-5}
 SCENARIOS=${SCENARIOS:-"1x50 10x10 25x25@300"}
 EXTRA=${EXTRA:-}
 NICE=${NICE:--10}
+GENERATOR_NICE=${GENERATOR_NICE:-$NICE}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
 ADDR=127.0.1.1
 NS=funkraum-bench-$$
@@ -167,12 +171,13 @@ run() { # scenario round target
     if [ "$t" = funkraum ]; then
         ip netns exec "$NS" nice -n "$NICE" "$LOAD" --target funkraum --spawn "$FUNKRAUM" --bind "$ADDR" \
             --scenario "$s" --video-kbps "$kbps" --duration "$DURATION" --settle "$SETTLE" \
-            --round "$r" --json "$json" $EXTRA || echo "   (run failed)"
+            --round "$r" --json "$json" --nice "$GENERATOR_NICE" $EXTRA || echo "   (run failed)"
     else
         start_janus
         ip netns exec "$NS" nice -n "$NICE" "$LOAD" --target janus --url "ws://$ADDR:8188" --pid "$JANUS_PID" \
             --bind "$ADDR" --scenario "$s" --video-kbps "$kbps" --duration "$DURATION" \
-            --settle "$SETTLE" --round "$r" --json "$json" $EXTRA || echo "   (run failed)"
+            --settle "$SETTLE" --round "$r" --json "$json" --nice "$GENERATOR_NICE" $EXTRA \
+            || echo "   (run failed)"
         stop_janus
     fi
 }

@@ -61,6 +61,10 @@ usage: load [options]            one run, table on stdout
   --join-interval-ms N         between two joins (100)
   --bind IP                    client address (127.0.0.1)
   --threads N                  generator worker threads (2)
+  --nice N                     the generator's threads run at nice N once the
+                               server is up (unchanged when not given), so that
+                               they do not take the CPU from the server under
+                               test (which keeps its own)
   --json PATH                  also write the result as JSON
   --label TEXT                 name of the run in the JSON
   --round N                    round of a comparison (pairs runs in summarize)
@@ -93,6 +97,7 @@ struct Args {
     join_interval: Duration,
     bind: IpAddr,
     threads: usize,
+    nice: Option<i32>,
     media_threads: Option<u32>,
     json: Option<PathBuf>,
     label: String,
@@ -117,6 +122,7 @@ fn parse_args(mut raw: Vec<String>) -> Result<Args, String> {
         join_interval: Duration::from_millis(100),
         bind: [127, 0, 0, 1].into(),
         threads: 2,
+        nice: None,
         media_threads: None,
         json: None,
         label: String::new(),
@@ -162,6 +168,7 @@ fn parse_args(mut raw: Vec<String>) -> Result<Args, String> {
             }
             "--bind" => a.bind = num(value(&mut raw, &arg)?, &arg)?,
             "--threads" => a.threads = num(value(&mut raw, &arg)?, &arg)?,
+            "--nice" => a.nice = Some(num(value(&mut raw, &arg)?, &arg)?),
             "--json" => a.json = Some(value(&mut raw, &arg)?.into()),
             "--label" => a.label = value(&mut raw, &arg)?,
             "--round" => a.round = num(value(&mut raw, &arg)?, &arg)?,
@@ -335,6 +342,8 @@ pub struct RunResult {
     pub rooms: u32,
     pub video: bool,
     pub video_kbps: u32,
+    /// The generator's nice value during the run (`--nice`), if set.
+    pub generator_nice: Option<i32>,
     pub window_s: f64,
     pub idle: procfs::Reading,
     pub start: procfs::Reading,
@@ -357,6 +366,10 @@ async fn run(args: Args) -> Result<RunResult, String> {
     };
     if procfs::cpu_seconds(pid).is_none() {
         return Err(format!("no process {pid} to measure"));
+    }
+    // After the spawn: a server started later would inherit the nice value.
+    if let Some(nice) = args.nice {
+        procfs::renice_own_threads(nice)?;
     }
     let room_ids: Vec<u64> = (0..args.rooms as u64).map(|r| 4_242_000 + r).collect();
     if args.target == Target::Janus {
@@ -457,6 +470,7 @@ async fn run(args: Args) -> Result<RunResult, String> {
         rooms: args.rooms,
         video: args.video,
         video_kbps: args.video_kbps,
+        generator_nice: args.nice,
         window_s,
         idle,
         start,

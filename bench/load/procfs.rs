@@ -99,3 +99,19 @@ pub fn read(pid: u32) -> Reading {
         own_cpu: own_cpu_seconds(),
     }
 }
+
+/// Sets the nice value of every thread of this process (threads started
+/// later inherit it from the one that starts them). Linux applies
+/// `setpriority(PRIO_PROCESS)` to one thread, named by its id.
+pub fn renice_own_threads(nice: i32) -> Result<(), String> {
+    let tasks = fs::read_dir("/proc/self/task").map_err(|e| format!("/proc/self/task: {e}"))?;
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().parse::<i32>().ok();
+        let Some(pid) = tid.and_then(rustix::process::Pid::from_raw) else {
+            continue;
+        };
+        rustix::process::setpriority_process(Some(pid), nice)
+            .map_err(|e| format!("setpriority of thread {tid:?}: {e}"))?;
+    }
+    Ok(())
+}

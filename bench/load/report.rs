@@ -191,6 +191,7 @@ pub fn json(r: &RunResult) -> Value {
         "video": r.video,
         "video_kbps": r.video_kbps,
         "window_s": r.window_s,
+        "generator_nice": r.generator_nice,
         "participants": r.publishers * r.rooms + r.receivers * r.rooms,
         "joined": f.joined,
         "errors": f.errors.len(),
@@ -342,7 +343,13 @@ pub fn table(r: &RunResult) -> String {
     );
     row(
         "generator CPU (cores)",
-        format!("{:.2}", v["generator_cpu_share"].as_f64().unwrap_or(0.0)),
+        format!(
+            "{:.2}{}",
+            v["generator_cpu_share"].as_f64().unwrap_or(0.0),
+            v["generator_nice"]
+                .as_i64()
+                .map_or(String::new(), |n| format!(" (nice {n})"))
+        ),
     );
     row(
         "keyframe requests seen",
