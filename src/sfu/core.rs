@@ -18,11 +18,12 @@
 
 use super::forward::{Incoming, OutStream, PtMap, Vp8Info, forwarded_extensions};
 use super::lastn::{self, Recency};
-use super::layers::{self, Demand, Layer, LayerChooser};
+use super::layers::{self, Layer, LayerChooser, VideoDemand};
 use super::shard;
 use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
 use super::{Command, Hold, SfuConfig, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
 use crate::ids::{ParticipantId, RoomId};
+use arrayvec::ArrayVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -157,8 +158,8 @@ impl TrackIn {
 
     /// The layers that flow now, lowest first: by height where every
     /// height is known, else by rate.
-    fn active_layers(&self, now: Instant) -> Vec<Layer> {
-        let mut active: Vec<Layer> = self
+    fn active_layers(&self, now: Instant) -> ArrayVec<Layer, MAX_LAYERS> {
+        let mut active: ArrayVec<Layer, MAX_LAYERS> = self
             .layers
             .iter()
             .enumerate()
@@ -328,6 +329,8 @@ pub struct SfuCore {
     scratch_members: Vec<ParticipantId>,
     /// Subscribers whose layers and last-N set are to be chosen again now.
     to_allocate: Vec<ParticipantId>,
+    /// Reused lists of `allocate` (every subscriber, every 300 ms).
+    allocation: AllocationScratch,
     /// When speakers (and layers) are next chosen; `None` while nobody is here.
     next_speaker_tick: Option<Instant>,
     /// When layer rates were last measured.
@@ -366,6 +369,7 @@ impl SfuCore {
             work: VecDeque::new(),
             to_negotiate: Vec::new(),
             scratch_members: Vec::new(),
+            allocation: AllocationScratch::default(),
             to_allocate: Vec::new(),
             next_speaker_tick: None,
             rates_measured: None,
@@ -1218,6 +1222,30 @@ impl SfuCore {
     /// each video track, tells it whose video it gets when that changed,
     /// and asks publishers for the keyframes that start new layers.
     fn allocate(&mut self, sid: ParticipantId, now: Instant, net: &mut dyn Network) {
+        let mut scratch = std::mem::take(&mut self.allocation);
+        self.allocate_with(sid, now, net, &mut scratch);
+        self.allocation = scratch;
+    }
+
+    fn allocate_with(
+        &mut self,
+        sid: ParticipantId,
+        now: Instant,
+        net: &mut dyn Network,
+        scratch: &mut AllocationScratch,
+    ) {
+        let AllocationScratch {
+            forwarded,
+            candidates,
+            stopped,
+            chosen,
+            asks,
+            sorted,
+            known,
+        } = scratch;
+        candidates.clear();
+        stopped.clear();
+        asks.clear();
         let Some(s) = self.participants.get(&sid) else {
             return;
         };
@@ -1232,25 +1260,15 @@ impl SfuCore {
                         .any(|t| t.source == Source::Camera && t.sends(now))
             })
         };
-        let mut forwarded = Vec::new();
         lastn::forwarded(
             room.recent.order(),
             sid,
             self.last_n,
             camera_sends,
-            &mut forwarded,
+            forwarded,
         );
         // The video tracks it may get, by priority: screen shares, then
         // cameras of the most recent speakers first.
-        struct Candidate {
-            rank: usize,
-            index: usize,
-            layers: Vec<Layer>,
-            shown: Option<u16>,
-            current: Option<u8>,
-        }
-        let mut candidates = Vec::new();
-        let mut stopped = Vec::new();
         for (index, t) in s.tracks_out.iter().enumerate() {
             if t.kind != TrackKind::Video || !matches!(t.state, TrackOutState::Open(_)) {
                 continue;
@@ -1280,7 +1298,7 @@ impl SfuCore {
                     .find(|(p, _)| *p == t.publisher)
                     .map(|&(_, h)| h),
             };
-            candidates.push(Candidate {
+            candidates.push(VideoCandidate {
                 rank,
                 index,
                 layers,
@@ -1288,32 +1306,23 @@ impl SfuCore {
                 current: t.stream.current(),
             });
         }
-        candidates.sort_by_key(|c| c.rank);
-        let demands: Vec<Demand> = candidates
-            .iter()
-            .map(|c| Demand {
-                layers: &c.layers,
-                shown: c.shown,
-                current: c.current,
-            })
-            .collect();
+        // Screens share rank 0 and keep their order (`index`); a stable
+        // sort would allocate a buffer beyond 20 tracks.
+        candidates.sort_unstable_by_key(|c| (c.rank, c.index));
         let estimate = s.estimate();
         let Some(s) = self.participants.get_mut(&sid) else {
             return;
         };
-        let mut chosen = Vec::new();
-        let wanted = s.layers.choose(now, estimate, &demands, &mut chosen);
-        drop(demands);
+        let wanted = s.layers.choose(now, estimate, candidates, chosen);
         // Apply: out of last-N stops at once; a new layer starts at its
         // keyframe, asked for now (and again while it does not come).
-        let mut asks = Vec::new();
-        for index in stopped {
+        for &index in stopped.iter() {
             let t = &mut s.tracks_out[index];
             t.stream.set_target(None);
             t.switch_asked = None;
         }
         let mut allocated = 0;
-        for (c, layer) in candidates.iter().zip(&chosen) {
+        for (c, layer) in candidates.iter().zip(chosen.iter()) {
             let Some(layer) = *layer else {
                 continue;
             };
@@ -1330,18 +1339,20 @@ impl SfuCore {
             }
         }
         s.allocated = allocated;
-        let mut sorted = forwarded.clone();
+        sorted.clear();
+        sorted.extend_from_slice(forwarded);
         sorted.sort_unstable();
-        let known = s.forwarded.as_ref().map(|f| {
-            let mut f = f.clone();
-            f.sort_unstable();
-            f
-        });
-        if known.as_ref() != Some(&sorted) {
+        known.clear();
+        if let Some(f) = &s.forwarded {
+            known.extend_from_slice(f);
+            known.sort_unstable();
+        }
+        if s.forwarded.is_none() || known != sorted {
+            // Only on a change: the new list is the participant's, and the
+            // event's (a full queue loses it; the next change corrects it).
             s.forwarded = Some(forwarded.clone());
-            // A full queue loses this one; the next change corrects it.
             let _ = s.tell(SfuEvent::VideoForwarded {
-                participants: forwarded,
+                participants: forwarded.clone(),
             });
         }
         // Let bandwidth estimation probe for what the tiles want. Nothing
@@ -1360,7 +1371,7 @@ impl SfuCore {
                     .set_bitrate(Bitrate::ZERO, Bitrate::bps(desired));
             });
         }
-        for (publisher, mid, layer) in asks {
+        for &(publisher, mid, layer) in asks.iter() {
             self.request_keyframe(publisher, mid, layer, KeyframeRequestKind::Pli, now, net);
         }
     }
@@ -1600,6 +1611,46 @@ impl SfuCore {
                 Err(TrySendError::Full(())) => self.fail(pid, "signaling connection too slow"),
             }
         }
+    }
+}
+
+/// The lists `allocate` fills for one subscriber, kept for the next.
+#[derive(Default)]
+struct AllocationScratch {
+    /// Whose camera it gets (last-N), most recent speaker first.
+    forwarded: Vec<ParticipantId>,
+    candidates: Vec<VideoCandidate>,
+    /// Its video tracks out of last-N.
+    stopped: Vec<usize>,
+    /// The layer chosen per candidate.
+    chosen: Vec<Option<u8>>,
+    /// Keyframes to ask for: (publisher, its mid, layer).
+    asks: Vec<(ParticipantId, Mid, u8)>,
+    /// `forwarded` and the subscriber's last list, sorted, to compare.
+    sorted: Vec<ParticipantId>,
+    known: Vec<ParticipantId>,
+}
+
+/// One video track a subscriber may get, with its priority (0: a screen
+/// share, then the rank of the publisher among the recent speakers).
+struct VideoCandidate {
+    rank: usize,
+    /// Of the track in the subscriber's `tracks_out`.
+    index: usize,
+    layers: ArrayVec<Layer, MAX_LAYERS>,
+    shown: Option<u16>,
+    current: Option<u8>,
+}
+
+impl VideoDemand for VideoCandidate {
+    fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    fn shown(&self) -> Option<u16> {
+        self.shown
+    }
+    fn current(&self) -> Option<u8> {
+        self.current
     }
 }
 

@@ -31,38 +31,38 @@ pub struct Layer {
     pub height: u16,
 }
 
-/// One video track a subscriber may receive, in the order of priority
-/// (screen shares, then the most recent speakers).
-#[derive(Debug, Clone, Copy)]
-pub struct Demand<'a> {
+/// What [`LayerChooser::choose`] reads of one video track a subscriber may
+/// receive (given in the order of priority: screen shares, then the most
+/// recent speakers). A trait, so the core can hand its own per-track
+/// records without building a list of [`Demand`]s every time.
+pub trait VideoDemand {
     /// Its layers that flow now, lowest first. Empty: nothing to choose.
-    pub layers: &'a [Layer],
+    fn layers(&self) -> &[Layer];
     /// The height in pixels at which the subscriber's client shows it:
     /// `None` when the client did not say, `Some(0)` when it is not shown.
-    pub shown: Option<u16>,
+    fn shown(&self) -> Option<u16>;
     /// The layer the subscriber gets now.
-    pub current: Option<u8>,
-}
+    fn current(&self) -> Option<u8>;
 
-impl Demand<'_> {
     fn cost(&self, index: usize) -> u64 {
-        self.layers[index].bitrate.max(MIN_LAYER_BITRATE)
+        self.layers()[index].bitrate.max(MIN_LAYER_BITRATE)
     }
 
     /// The highest layer worth sending for the shown size.
     fn size_cap(&self) -> usize {
-        let top = self.layers.len().saturating_sub(1);
-        match self.shown {
+        let layers = self.layers();
+        let top = layers.len().saturating_sub(1);
+        match self.shown() {
             None => top,
             Some(0) => 0,
             Some(shown) => {
-                if self.layers.iter().any(|l| l.height == 0) {
+                if layers.iter().any(|l| l.height == 0) {
                     // Heights unknown yet (no keyframe seen): the size
                     // cannot pick; bandwidth alone does.
                     return top;
                 }
                 let enough = u32::from(shown) * SIZE_SLACK_PERCENT / 100;
-                self.layers
+                layers
                     .iter()
                     .position(|l| u32::from(l.height) >= enough)
                     .unwrap_or(top)
@@ -71,8 +71,8 @@ impl Demand<'_> {
     }
 
     fn current_index(&self) -> Option<usize> {
-        let c = self.current?;
-        self.layers.iter().position(|l| l.id == c)
+        let c = self.current()?;
+        self.layers().iter().position(|l| l.id == c)
     }
 }
 
@@ -81,6 +81,10 @@ impl Demand<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct LayerChooser {
     up_blocked_until: Option<Instant>,
+    /// Kept between choices for their allocation: the layer index chosen
+    /// and the size cap per demand.
+    chosen: Vec<Option<usize>>,
+    caps: Vec<usize>,
 }
 
 impl LayerChooser {
@@ -91,29 +95,34 @@ impl LayerChooser {
     /// pictures stopping. Returns the rate the subscriber would need for
     /// every track at the size it is shown (what bandwidth estimation should
     /// probe for).
-    pub fn choose(
+    pub fn choose<D: VideoDemand>(
         &mut self,
         now: Instant,
         estimate: Option<u64>,
-        demands: &[Demand],
+        demands: &[D],
         out: &mut Vec<Option<u8>>,
     ) -> u64 {
         out.clear();
-        let mut chosen: Vec<Option<usize>> = demands
-            .iter()
-            .map(|d| (!d.layers.is_empty()).then_some(0))
-            .collect();
-        let caps: Vec<usize> = demands.iter().map(Demand::size_cap).collect();
+        let mut chosen = std::mem::take(&mut self.chosen);
+        let mut caps = std::mem::take(&mut self.caps);
+        chosen.clear();
+        chosen.extend(
+            demands
+                .iter()
+                .map(|d| (!d.layers().is_empty()).then_some(0)),
+        );
+        caps.clear();
+        caps.extend(demands.iter().map(D::size_cap));
         let wanted: u64 = demands
             .iter()
             .zip(&caps)
-            .filter(|(d, _)| !d.layers.is_empty())
+            .filter(|(d, _)| !d.layers().is_empty())
             .map(|(d, &c)| d.cost(c))
             .sum();
         match estimate {
             None => {
                 for (c, (d, &cap)) in chosen.iter_mut().zip(demands.iter().zip(&caps)) {
-                    if !d.layers.is_empty() {
+                    if !d.layers().is_empty() {
                         *c = Some(cap);
                     }
                 }
@@ -167,8 +176,10 @@ impl LayerChooser {
             demands
                 .iter()
                 .zip(&chosen)
-                .map(|(d, c)| c.map(|i| d.layers[i].id)),
+                .map(|(d, c)| c.map(|i| d.layers()[i].id)),
         );
+        self.chosen = chosen;
+        self.caps = caps;
         wanted
     }
 }
@@ -176,6 +187,26 @@ impl LayerChooser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A [`VideoDemand`] spelled out (the core has its own).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Demand<'a> {
+        pub layers: &'a [Layer],
+        pub shown: Option<u16>,
+        pub current: Option<u8>,
+    }
+
+    impl VideoDemand for Demand<'_> {
+        fn layers(&self) -> &[Layer] {
+            self.layers
+        }
+        fn shown(&self) -> Option<u16> {
+            self.shown
+        }
+        fn current(&self) -> Option<u8> {
+            self.current
+        }
+    }
 
     /// The three layers a browser sends for a 720-line camera.
     const CAMERA: [Layer; 3] = [
