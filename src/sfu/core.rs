@@ -1347,13 +1347,16 @@ impl SfuCore {
             known.extend_from_slice(f);
             known.sort_unstable();
         }
-        if s.forwarded.is_none() || known != sorted {
-            // Only on a change: the new list is the participant's, and the
-            // event's (a full queue loses it; the next change corrects it).
-            s.forwarded = Some(forwarded.clone());
-            let _ = s.tell(SfuEvent::VideoForwarded {
+        // Only on a change of the set. Remembered once it is on its way:
+        // an event lost to a full queue is sent again at the next
+        // allocation (within 300 ms), as the active speaker is.
+        if (s.forwarded.is_none() || known != sorted)
+            && s.tell(SfuEvent::VideoForwarded {
                 participants: forwarded.clone(),
-            });
+            })
+            .is_ok()
+        {
+            s.forwarded = Some(forwarded.clone());
         }
         // Let bandwidth estimation probe for what the tiles want. Nothing
         // wanted (no video forwarded, e.g. the two of a room talking peer to
@@ -1993,6 +1996,40 @@ mod tests {
                 participant: Some(one)
             })
         );
+    }
+
+    #[test]
+    fn a_video_forwarded_event_lost_to_a_full_queue_is_sent_again() {
+        let (mut core, _rx) = core_with(&[]);
+        let pid = ParticipantId::from_u64(1);
+        // Its queue is full when it joins, so the first `videoForwarded`
+        // (nobody's camera yet) is lost.
+        let (tx, mut rx) = mpsc::channel(8);
+        while tx
+            .try_send(SfuEvent::ActiveSpeaker { participant: None })
+            .is_ok()
+        {}
+        core.handle_command(
+            Instant::now(),
+            Command::Join {
+                participant: pid,
+                room: RoomId::from_u64(1),
+                events: tx,
+            },
+            &mut NoNetwork,
+        );
+        assert!(core.participants[&pid].forwarded.is_none(), "not told yet");
+        while rx.try_recv().is_ok() {}
+        core.allocate(pid, Instant::now(), &mut NoNetwork);
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(SfuEvent::VideoForwarded {
+                participants: vec![]
+            })
+        );
+        assert_eq!(core.participants[&pid].forwarded, Some(vec![]));
+        core.allocate(pid, Instant::now(), &mut NoNetwork);
+        assert!(rx.try_recv().is_err(), "told once, then only on a change");
     }
 
     #[test]

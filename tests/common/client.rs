@@ -739,6 +739,8 @@ fn last_types(log: &[Value]) -> Vec<String> {
         .rev()
         .map(|v| match v["type"].as_str() {
             Some("error") => format!("error {}", v["code"]),
+            // Lists of ids: short, and what a failed wait often needs.
+            Some(t @ ("videoForwarded" | "activeSpeaker")) => format!("{t} {}", v),
             Some(t) => t.to_string(),
             None => v.to_string(),
         })
