@@ -277,41 +277,50 @@ impl LeakyBucketPacer {
     }
 
     fn next_poll(&self, now: Instant) -> Option<((Instant, PacerReason), Option<&QueueState>)> {
+        // funkraum patch: one pass over the queue states finds the first
+        // non-empty queue, the unpaced queue with the oldest unsent packet
+        // (the first of equals, as `min_by_key`), the non-empty queue with
+        // the lowest (priority, last emitted) (likewise) and whether any
+        // queue may carry padding. A subscriber of an SFU room has a queue
+        // per forwarded track, and this runs after every packet it sends.
+        let mut first_non_empty = None;
+        let mut unpaced: Option<(Instant, &QueueState)> = None;
+        let mut non_empty_queue: Option<&QueueState> = None;
+        let mut any_queue_for_padding = false;
+        for q in &self.queue_states {
+            any_queue_for_padding |= q.use_for_padding;
+            if q.unpaced {
+                if let Some(t) = q.snapshot.first_unsent {
+                    if unpaced.is_none_or(|(oldest, _)| t < oldest) {
+                        unpaced = Some((t, q));
+                    }
+                }
+            }
+            if q.snapshot.packet_count > 0 {
+                first_non_empty = first_non_empty.or(Some(q));
+                let key = (q.snapshot.priority, q.snapshot.last_emitted);
+                if non_empty_queue
+                    .is_none_or(|n| key < (n.snapshot.priority, n.snapshot.last_emitted))
+                {
+                    non_empty_queue = Some(q);
+                }
+            }
+        }
+
         // If we have never sent before, do so immediately on an arbitrary non-empty queue.
         if self.last_emitted.is_none() {
-            let mut queues = self
-                .queue_states
-                .iter()
-                .filter(|q| q.snapshot.packet_count > 0);
-
-            if let Some(queue) = queues.next() {
+            if let Some(queue) = first_non_empty {
                 return Some(((now, PacerReason::FirstEver), Some(queue)));
             }
         };
-
-        let unpaced = self
-            .queue_states
-            .iter()
-            .filter(|qs| qs.unpaced)
-            .filter_map(|qs| qs.snapshot.first_unsent.map(|t| (t, qs)))
-            .min_by_key(|(t, _)| *t);
 
         // Unpaced packets (such as audio by default) are sent immediately.
         if let Some((queued_at, qs)) = unpaced {
             return Some(((queued_at, PacerReason::Unpaced), Some(qs)));
         }
 
-        let non_empty_queue = {
-            let non_empty_queues = self
-                .queue_states
-                .iter()
-                .filter(|q| q.snapshot.packet_count > 0);
-
-            // Send on the non-empty queue with the lowest priority that, was least recently
-            // sent on.
-            non_empty_queues.min_by_key(|q| (q.snapshot.priority, q.snapshot.last_emitted))
-        };
-
+        // Send on the non-empty queue with the lowest priority that, was least recently
+        // sent on.
         if let Some(queue) = non_empty_queue {
             if self.adjusted_bitrate > Bitrate::ZERO {
                 // Check if we're actively probing and should use probe-specific timing
@@ -344,7 +353,6 @@ impl LeakyBucketPacer {
             }
         }
 
-        let any_queue_for_padding = self.queue_states.iter().any(|q| q.use_for_padding);
         if !any_queue_for_padding {
             return None;
         }
@@ -392,8 +400,15 @@ impl LeakyBucketPacer {
             self.queue_states
                 .iter()
                 .fold((Duration::ZERO, 0, DataSize::ZERO), |acc, q| {
+                    // funkraum patch: an empty queue adds no time since its
+                    // snapshot; spare the clock arithmetic for it.
+                    let queue_time = if q.snapshot.packet_count == 0 {
+                        q.snapshot.total_queue_time_origin
+                    } else {
+                        q.snapshot.total_queue_time(now)
+                    };
                     (
-                        acc.0 + q.snapshot.total_queue_time(now),
+                        acc.0 + queue_time,
                         acc.1 + q.snapshot.packet_count,
                         acc.2 + DataSize::from(q.snapshot.byte_size),
                     )
