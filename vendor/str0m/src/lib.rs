@@ -1857,21 +1857,28 @@ impl Rtc {
             }
         }
 
-        if let Some(ev) = self.session.poll_event() {
-            return Ok(Some(Output::Event(ev)));
-        }
+        // funkraum patch: see `Readiness::session_events`.
+        if self.readiness.wants_session_events() {
+            if let Some(ev) = self.session.poll_event() {
+                return Ok(Some(Output::Event(ev)));
+            }
 
-        // Some polling needs to bubble up errors.
-        if let Some(ev) = self.session.poll_event_fallible(self.last_now)? {
-            return Ok(Some(Output::Event(ev)));
-        }
+            // Some polling needs to bubble up errors.
+            if let Some(ev) = self.session.poll_event_fallible(self.last_now)? {
+                return Ok(Some(Output::Event(ev)));
+            }
 
-        if let Some(e) = self.stats.as_mut().and_then(|s| s.poll_output()) {
-            return Ok(Some(match e {
-                StatsEvent::Peer(s) => Output::Event(Event::PeerStats(s)),
-                StatsEvent::MediaIngress(s) => Output::Event(Event::MediaIngressStats(s)),
-                StatsEvent::MediaEgress(s) => Output::Event(Event::MediaEgressStats(s)),
-            }));
+            if let Some(e) = self.stats.as_mut().and_then(|s| s.poll_output()) {
+                return Ok(Some(match e {
+                    StatsEvent::Peer(s) => Output::Event(Event::PeerStats(s)),
+                    StatsEvent::MediaIngress(s) => Output::Event(Event::MediaIngressStats(s)),
+                    StatsEvent::MediaEgress(s) => Output::Event(Event::MediaEgressStats(s)),
+                }));
+            }
+
+            if !self.session.records_raw_packets() {
+                self.readiness.clear_session_events();
+            }
         }
 
         if let Some(v) = self.ice.poll_transmit() {

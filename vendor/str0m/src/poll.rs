@@ -151,6 +151,13 @@ impl Drop for Mutation<'_> {
 pub(crate) struct Readiness {
     events: bool,
     timeout: bool,
+    /// funkraum patch: whether the session's events (and stats) must be
+    /// polled again. Armed with `events`; cleared once they were polled
+    /// empty, while the pipeline still drains transmits. Sending queues no
+    /// event (unless raw packets are recorded), so a drain of n datagrams
+    /// walks the session's event sources once instead of n + 1 times; in
+    /// an SFU that walk visits every stream of the subscriber.
+    session_events: bool,
 }
 
 impl Readiness {
@@ -159,6 +166,7 @@ impl Readiness {
         Readiness {
             events: true,
             timeout: true,
+            session_events: true,
         }
     }
 
@@ -172,6 +180,15 @@ impl Readiness {
 
     pub(crate) fn clear_events(&mut self) {
         self.events = false;
+        self.session_events = false;
+    }
+
+    pub(crate) fn wants_session_events(&self) -> bool {
+        self.session_events
+    }
+
+    pub(crate) fn clear_session_events(&mut self) {
+        self.session_events = false;
     }
 
     pub(crate) fn clear_timeout(&mut self) {
@@ -218,6 +235,7 @@ impl Wake<'_> {
 impl Drop for Wake<'_> {
     fn drop(&mut self) {
         self.readiness.events |= self.events;
+        self.readiness.session_events |= self.events;
         self.readiness.timeout |= self.timeout;
     }
 }
@@ -228,6 +246,7 @@ impl Readiness {
         Self {
             events: false,
             timeout: false,
+            session_events: false,
         }
     }
 }
@@ -306,6 +325,35 @@ mod tests {
     }
 
     #[test]
+    fn a_drain_polls_session_events_once_until_the_next_mutation() {
+        let mut rtc = idle_rtc();
+        // As if ICE had nominated a pair, so datagrams go out.
+        rtc.send_addr = Some(crate::SendAddr {
+            proto: crate::net::Protocol::Udp,
+            source: "127.0.0.1:1".parse().unwrap(),
+            destination: "127.0.0.1:2".parse().unwrap(),
+        });
+        rtc.direct_api()
+            .send_app_specific_feedback(42.into(), 43.into(), vec![1, 2, 3, 4]);
+        assert!(rtc.readiness.wants_session_events());
+        assert!(matches!(rtc.poll_output().unwrap(), Output::Transmit(_)));
+        assert!(rtc.readiness.wants_events(), "the drain goes on");
+        assert!(
+            !rtc.readiness.wants_session_events(),
+            "sending queues no event: polled once per drain"
+        );
+        rtc.direct_api()
+            .send_app_specific_feedback(42.into(), 43.into(), vec![5, 6, 7, 8]);
+        assert!(
+            rtc.readiness.wants_session_events(),
+            "a mutation mid-drain polls them again"
+        );
+        while !matches!(rtc.poll_output().unwrap(), Output::Timeout(_)) {}
+        assert!(!rtc.readiness.wants_events());
+        assert!(!rtc.readiness.wants_session_events());
+    }
+
+    #[test]
     fn readiness_api_narrowing_preserves_other_mutations() {
         for feedback_first in [false, true] {
             let mut rtc = idle_rtc();
@@ -327,7 +375,11 @@ mod tests {
     fn narrowing_preserves_other_operations() {
         for events in [false, true] {
             for timeout in [false, true] {
-                let mut readiness = Readiness { events, timeout };
+                let mut readiness = Readiness {
+                    events,
+                    timeout,
+                    session_events: events,
+                };
                 {
                     let mut wake = readiness.wake();
                     wake.no_events();

@@ -1146,6 +1146,12 @@ impl Session {
         Ok(None)
     }
 
+    /// funkraum patch: whether sending queues events (the raw packets
+    /// sent); see `Readiness::session_events`.
+    pub(crate) fn records_raw_packets(&self) -> bool {
+        self.raw_packets.is_some()
+    }
+
     fn ready_for_srtp(&self) -> bool {
         self.srtp_rx.is_some() && self.srtp_tx.is_some()
     }

@@ -41,7 +41,7 @@ pub struct LeakyBucketPacer {
     /// The longest the average packet can spend in the queue before we force it to be drained.
     queue_limit: Duration,
     /// The queue states given by last handle_timeout.
-    queue_states: Vec<QueueState>,
+    queue_states: QueueStates,
     /// The next return value for `poll_queue``
     next_poll_queue: Option<MidRid>,
     /// Queue of probe clusters waiting to be executed
@@ -90,8 +90,7 @@ impl Pacer for LeakyBucketPacer {
         self.next_poll_time = None;
 
         // This is called periodically and whenever packet is queued.
-        self.queue_states.clear();
-        self.queue_states.extend(iter);
+        self.queue_states.replace_all(iter);
 
         self.decide(now)
     }
@@ -151,7 +150,7 @@ impl LeakyBucketPacer {
             media_debt: DataSize::ZERO,
             padding_debt: DataSize::ZERO,
             queue_limit: DEFAULT_QUEUE_LIMIT,
-            queue_states: vec![],
+            queue_states: QueueStates::default(),
             next_poll_queue: None,
             probe_queue: VecDeque::new(),
             completed_probe: None,
@@ -179,10 +178,7 @@ impl LeakyBucketPacer {
     ) -> Option<PaddingRequest> {
         self.needs_timeout_before_next_poll = false;
         self.next_poll_time = None;
-        match self.queue_states.iter_mut().find(|q| q.midrid == state.midrid) {
-            Some(q) => *q = state,
-            None => self.queue_states.push(state),
-        }
+        self.queue_states.update_one(state);
         self.decide(now)
     }
 
@@ -283,12 +279,13 @@ impl LeakyBucketPacer {
         // the lowest (priority, last emitted) (likewise) and whether any
         // queue may carry padding. A subscriber of an SFU room has a queue
         // per forwarded track, and this runs after every packet it sends.
+        // Only the non-empty queues are visited: an empty one has no unsent
+        // packet, so it cannot be any of the first three.
         let mut first_non_empty = None;
         let mut unpaced: Option<(Instant, &QueueState)> = None;
         let mut non_empty_queue: Option<&QueueState> = None;
-        let mut any_queue_for_padding = false;
-        for q in &self.queue_states {
-            any_queue_for_padding |= q.use_for_padding;
+        let any_queue_for_padding = self.queue_states.any_for_padding();
+        for q in self.queue_states.non_empty() {
             if q.unpaced {
                 if let Some(t) = q.snapshot.first_unsent {
                     if unpaced.is_none_or(|(oldest, _)| t < oldest) {
@@ -396,23 +393,7 @@ impl LeakyBucketPacer {
             self.pacing_bitrate
         };
 
-        let (queue_time, queued_packets, queue_size) =
-            self.queue_states
-                .iter()
-                .fold((Duration::ZERO, 0, DataSize::ZERO), |acc, q| {
-                    // funkraum patch: an empty queue adds no time since its
-                    // snapshot; spare the clock arithmetic for it.
-                    let queue_time = if q.snapshot.packet_count == 0 {
-                        q.snapshot.total_queue_time_origin
-                    } else {
-                        q.snapshot.total_queue_time(now)
-                    };
-                    (
-                        acc.0 + queue_time,
-                        acc.1 + q.snapshot.packet_count,
-                        acc.2 + DataSize::from(q.snapshot.byte_size),
-                    )
-                });
+        let (queue_time, queued_packets, queue_size) = self.queue_states.totals(now);
         if queued_packets == 0 {
             return;
         }
@@ -444,18 +425,14 @@ impl LeakyBucketPacer {
     /// allows padding, otherwise returns `None`.
     fn maybe_create_padding_request(&mut self, now: Instant) -> Option<PaddingRequest> {
         // Queues must be empty.
-        let all_queues_empty = self
-            .queue_states
-            .iter()
-            .all(|q| q.snapshot.packet_count == 0);
-        if !all_queues_empty {
+        if self.queue_states.any_non_empty() {
             return None;
         }
 
         // We must have a queue that supports padding.
         let maybe_queue = self
             .queue_states
-            .iter()
+            .all()
             .filter(|q| q.use_for_padding)
             .max_by_key(|q| q.snapshot.last_emitted);
 
@@ -523,6 +500,212 @@ impl LeakyBucketPacer {
     }
 }
 
+/// funkraum patch: the queue states the pacer decides on, with which of
+/// them are non-empty kept as a bit set, so that a decision visits only
+/// those. A subscriber of an SFU room has a queue per forwarded track (48
+/// in a room of 25), and after each packet it sends usually one or none
+/// still holds packets. Beyond 64 queues every queue is visited, as before.
+#[derive(Default)]
+struct QueueStates {
+    states: Vec<QueueState>,
+    /// Bit `i` is set when `states[i]` holds packets; meaningful only
+    /// while `states.len() <= 64`.
+    non_empty: u64,
+    /// How many of `states` may carry padding.
+    for_padding: usize,
+    /// Where the last `update_one` found its queue: the pacer polls the
+    /// same queue until it is empty, so this is usually the one.
+    last_updated: usize,
+    /// The sums over all queues that `totals` needs, kept as states
+    /// change: packets, bytes, queue time at the snapshots (ns), and
+    /// each snapshot's packets times its time after `epoch` (ns).
+    packets: u64,
+    bytes: u64,
+    origin_ns: u128,
+    weighted_created_ns: i128,
+    epoch: Option<Instant>,
+    /// The latest snapshot time seen; `totals` needs `now` at or after
+    /// every snapshot (a queue's time since then cannot be negative).
+    latest_created: Option<Instant>,
+}
+
+impl QueueStates {
+    const MAX_INDEXED: usize = u64::BITS as usize;
+
+    fn replace_all(&mut self, iter: impl Iterator<Item = QueueState>) {
+        self.states.clear();
+        self.states.extend(iter);
+        self.non_empty = 0;
+        self.for_padding = 0;
+        self.packets = 0;
+        self.bytes = 0;
+        self.origin_ns = 0;
+        self.weighted_created_ns = 0;
+        for i in 0..self.states.len() {
+            self.count(i, true);
+        }
+    }
+
+    fn update_one(&mut self, state: QueueState) {
+        let hint = self.last_updated;
+        let found = match self.states.get(hint) {
+            Some(q) if q.midrid == state.midrid => Some(hint),
+            _ => self.states.iter().position(|q| q.midrid == state.midrid),
+        };
+        let i = match found {
+            Some(i) => {
+                self.count(i, false);
+                self.states[i] = state;
+                i
+            }
+            None => {
+                self.states.push(state);
+                self.states.len() - 1
+            }
+        };
+        self.count(i, true);
+        self.last_updated = i;
+    }
+
+    /// Adds (or removes) `states[i]` to (from) the bit set and the sums.
+    fn count(&mut self, i: usize, add: bool) {
+        let q = &self.states[i];
+        let snapshot = &q.snapshot;
+        let packets = u64::from(snapshot.packet_count);
+        let bytes = snapshot.byte_size as u64;
+        let origin = snapshot.total_queue_time_origin.as_nanos();
+        // An empty queue's time does not grow: no clock arithmetic for it
+        // (most queues of a subscriber, at every full refresh).
+        let weighted = if packets > 0 {
+            let epoch = *self.epoch.get_or_insert(snapshot.created_at);
+            if add {
+                self.latest_created = self.latest_created.max(Some(snapshot.created_at));
+            }
+            let created_ns = match snapshot.created_at.checked_duration_since(epoch) {
+                Some(after) => after.as_nanos() as i128,
+                None => -(epoch.duration_since(snapshot.created_at).as_nanos() as i128),
+            };
+            i128::from(snapshot.packet_count) * created_ns
+        } else {
+            0
+        };
+        if add {
+            self.packets += packets;
+            self.bytes += bytes;
+            self.origin_ns += origin;
+            self.weighted_created_ns += weighted;
+        } else {
+            self.packets -= packets;
+            self.bytes -= bytes;
+            self.origin_ns -= origin;
+            self.weighted_created_ns -= weighted;
+        }
+        if q.use_for_padding {
+            if add {
+                self.for_padding += 1;
+            } else {
+                self.for_padding -= 1;
+            }
+        }
+        if i < Self::MAX_INDEXED {
+            let bit = 1u64 << i;
+            if add && q.snapshot.packet_count > 0 {
+                self.non_empty |= bit;
+            } else {
+                self.non_empty &= !bit;
+            }
+        }
+    }
+
+    fn indexed(&self) -> bool {
+        self.states.len() <= Self::MAX_INDEXED
+    }
+
+    fn all(&self) -> impl Iterator<Item = &QueueState> {
+        self.states.iter()
+    }
+
+    /// The non-empty queues in order; every queue beyond 64 of them.
+    fn non_empty(&self) -> impl Iterator<Item = &QueueState> {
+        let (mut bits, rest) = if self.indexed() {
+            (self.non_empty, &self.states[..0])
+        } else {
+            (0, &self.states[..])
+        };
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(&self.states[i])
+        })
+        .chain(rest)
+    }
+
+    fn any_non_empty(&self) -> bool {
+        if self.indexed() {
+            self.non_empty != 0
+        } else {
+            self.states.iter().any(|q| q.snapshot.packet_count > 0)
+        }
+    }
+
+    fn any_for_padding(&self) -> bool {
+        self.for_padding > 0
+    }
+
+    /// The queue time of all queues at `now` (each queue's
+    /// `total_queue_time(now)`, summed), their packets and bytes. From the
+    /// kept sums: the pacer asks after every packet, and a subscriber in
+    /// an SFU room has many queues holding packets at once.
+    fn totals(&self, now: Instant) -> (Duration, u32, DataSize) {
+        let (Some(epoch), Some(latest), true) =
+            (self.epoch, self.latest_created, self.packets > 0)
+        else {
+            // No packets: the caller needs nothing else.
+            return (Duration::ZERO, 0, DataSize::ZERO);
+        };
+        if now < latest {
+            return self.totals_by_walk(now);
+        }
+        // Σ (origin + packets × (now − created))
+        //   = Σ origin + packets × (now − epoch) − Σ packets × (created − epoch)
+        let since_epoch = now.duration_since(epoch).as_nanos() as i128;
+        let ns = self.origin_ns as i128 + self.packets as i128 * since_epoch
+            - self.weighted_created_ns;
+        let time = Duration::new(
+            (ns / 1_000_000_000) as u64,
+            (ns % 1_000_000_000) as u32,
+        );
+        (
+            time,
+            self.packets as u32,
+            DataSize::from(self.bytes as usize),
+        )
+    }
+
+    fn totals_by_walk(&self, now: Instant) -> (Duration, u32, DataSize) {
+        self.non_empty()
+            .fold((Duration::ZERO, 0, DataSize::ZERO), |acc, q| {
+                // Only the non-empty queues are summed (an empty one has no
+                // time, bytes or packets: the send queue resets them with
+                // its last packet). Beyond 64 queues all are visited; an
+                // empty one adds no time since its snapshot.
+                let queue_time = if q.snapshot.packet_count == 0 {
+                    q.snapshot.total_queue_time_origin
+                } else {
+                    q.snapshot.total_queue_time(now)
+                };
+                (
+                    acc.0 + queue_time,
+                    acc.1 + q.snapshot.packet_count,
+                    acc.2 + DataSize::from(q.snapshot.byte_size),
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::super::{QueuePriority, QueueSnapshot};
@@ -530,6 +713,84 @@ mod test {
     use crate::rtp_::{DataSize, Mid, RtpHeader};
     use queue::{PacketKind, Queue, QueuedPacket};
     use std::time::{Duration, Instant};
+
+    fn state(mid: &str, packets: u32, use_for_padding: bool) -> QueueState {
+        QueueState {
+            midrid: MidRid(mid.into(), None),
+            unpaced: false,
+            use_for_padding,
+            snapshot: QueueSnapshot {
+                created_at: Instant::now(),
+                packet_count: packets,
+                byte_size: packets as usize * 1000,
+                priority: if packets > 0 {
+                    QueuePriority::Media
+                } else {
+                    QueuePriority::Empty
+                },
+                ..Default::default()
+            },
+        }
+    }
+
+    fn mids(states: &QueueStates) -> Vec<String> {
+        states.non_empty().map(|q| q.midrid.mid().to_string()).collect()
+    }
+
+    #[test]
+    fn queue_states_know_which_queues_hold_packets() {
+        let mut states = QueueStates::default();
+        states.replace_all((0..10).map(|i| state(&format!("m{i}"), i % 3, i % 2 == 0)));
+        assert_eq!(mids(&states), ["m1", "m2", "m4", "m5", "m7", "m8"]);
+        assert!(states.any_non_empty());
+        assert_eq!(states.for_padding, 5);
+
+        states.update_one(state("m1", 0, true));
+        states.update_one(state("m9", 4, false));
+        states.update_one(state("new", 1, true));
+        assert_eq!(mids(&states), ["m2", "m4", "m5", "m7", "m8", "m9", "new"]);
+        assert_eq!(states.for_padding, 7);
+
+        states.replace_all((0..3).map(|i| state(&format!("m{i}"), 0, false)));
+        assert!(!states.any_non_empty());
+        assert!(!states.any_for_padding());
+        assert_eq!(mids(&states), Vec::<String>::new());
+    }
+
+    #[test]
+    fn kept_totals_equal_the_sum_over_the_queues() {
+        let start = Instant::now();
+        let at = |ms: u64, mid: &str, packets: u32| {
+            let mut q = state(mid, packets, false);
+            q.snapshot.created_at = start + Duration::from_millis(ms);
+            q.snapshot.total_queue_time_origin = Duration::from_micros(ms * 7 * packets as u64);
+            q
+        };
+        let mut states = QueueStates::default();
+        states.replace_all((0..20).map(|i| at(i * 3, &format!("m{i}"), (i % 4) as u32)));
+        for (step, now_ms) in [(0u64, 60u64), (1, 75), (2, 75), (3, 400)] {
+            states.update_one(at(now_ms, &format!("m{}", step * 5), (step % 3) as u32));
+            states.update_one(at(now_ms, "late", 2));
+            let now = start + Duration::from_millis(now_ms) + Duration::from_nanos(123);
+            assert_eq!(states.totals(now), states.totals_by_walk(now));
+        }
+        let (time, packets, bytes) = states.totals(start + Duration::from_millis(500));
+        assert!(time > Duration::ZERO);
+        assert!(packets > 0);
+        assert_eq!(bytes, DataSize::from(packets as usize * 1000));
+    }
+
+    #[test]
+    fn beyond_64_queues_every_queue_is_visited() {
+        let mut states = QueueStates::default();
+        states.replace_all((0..64).map(|i| state(&format!("m{i}"), 0, false)));
+        assert_eq!(states.non_empty().count(), 0);
+        states.update_one(state("m64", 1, false));
+        assert_eq!(states.non_empty().count(), 65, "all, as before the index");
+        assert!(states.any_non_empty());
+        states.update_one(state("m64", 0, false));
+        assert!(!states.any_non_empty());
+    }
 
     #[test]
     fn probe_deadline_without_media_or_regular_padding() {

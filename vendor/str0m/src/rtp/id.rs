@@ -43,7 +43,10 @@ macro_rules! str_id {
             type Target = str;
 
             fn deref(&self) -> &Self::Target {
-                from_utf8(&self.0).expect("ascii id").trim()
+                // funkraum: the padding is ASCII spaces; trimming the bytes
+                // before the UTF-8 check spares `str::trim`'s Unicode
+                // search (this runs for the mid of every packet sent).
+                from_utf8(self.0.trim_ascii()).expect("ascii id")
             }
         }
 
