@@ -22,7 +22,7 @@ use super::layers::{self, Layer, LayerChooser, VideoDemand};
 use super::shard;
 use super::speaker::{SPEAKER_INTERVAL, SpeechLevel, choose_speaker};
 use super::{Command, Hold, SfuConfig, SfuEvent, SfuStats, Source, TrackInfo, TrackKind};
-use crate::ids::{ParticipantId, RoomId};
+use crate::ids::{IdMap, ParticipantId, RoomId};
 use arrayvec::ArrayVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -36,7 +36,7 @@ use str0m::config::{CryptoProvider, DtlsCert};
 use str0m::ice::StunMessage;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Rid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpPacket, RtpWrite};
+use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -193,6 +193,10 @@ struct TrackOut {
     kind: TrackKind,
     source: Source,
     state: TrackOutState,
+    /// The SSRC str0m sends it with, found once it opens: forwarding looks
+    /// the stream up by it (a hash lookup) instead of by mid (a walk over
+    /// every send stream of the subscriber) for each packet.
+    out_ssrc: Option<Ssrc>,
     /// The publisher left while this track was being offered: stop it as
     /// soon as the answer is in.
     orphaned: bool,
@@ -316,8 +320,8 @@ pub struct SfuCore {
     local_candidates: Vec<SocketAddr>,
     crypto: Arc<CryptoProvider>,
     dtls_cert: DtlsCert,
-    participants: HashMap<ParticipantId, Participant>,
-    rooms: HashMap<RoomId, Room>,
+    participants: IdMap<ParticipantId, Participant>,
+    rooms: IdMap<RoomId, Room>,
     by_remote: HashMap<(SocketAddr, SocketAddr), ParticipantId>,
     by_ufrag: HashMap<String, ParticipantId>,
     timers: BinaryHeap<Reverse<(Instant, ParticipantId)>>,
@@ -361,8 +365,8 @@ impl SfuCore {
             local_candidates,
             crypto,
             dtls_cert,
-            participants: HashMap::new(),
-            rooms: HashMap::new(),
+            participants: IdMap::default(),
+            rooms: IdMap::default(),
             by_remote: HashMap::new(),
             by_ufrag: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -1076,6 +1080,7 @@ impl SfuCore {
             let TrackOutState::Open(out_mid) = out.state else {
                 continue;
             };
+            let out_ssrc = out.out_ssrc;
             let out_pt = match out.pts.get(in_pt) {
                 Some(pt) => pt,
                 None => {
@@ -1093,7 +1098,11 @@ impl SfuCore {
             // of datagrams, in `handle_timeout`, not once per copy.
             let wrote = self.write(sid, now, |s| {
                 let mut api = s.rtc.direct_api();
-                let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
+                let tx = match out_ssrc {
+                    Some(ssrc) => api.stream_tx(&ssrc).filter(|tx| tx.mid() == out_mid),
+                    None => api.stream_tx_by_mid(out_mid, None),
+                };
+                let Some(tx) = tx else {
                     return false;
                 };
                 let mut write = RtpWrite::new(
@@ -1491,6 +1500,11 @@ impl SfuCore {
                             t.state = TrackOutState::ToStop(m);
                         } else {
                             t.state = TrackOutState::Open(m);
+                            t.out_ssrc = p
+                                .rtc
+                                .direct_api()
+                                .stream_tx_by_mid(m, None)
+                                .map(|tx| tx.ssrc());
                         }
                     }
                 }
@@ -1706,6 +1720,7 @@ fn new_track_out(publisher: ParticipantId, track: &TrackIn) -> TrackOut {
         kind: track.kind,
         source: track.source,
         state: TrackOutState::ToOpen,
+        out_ssrc: None,
         orphaned: false,
         simulcast: track.simulcast,
         stream: match track.kind {
