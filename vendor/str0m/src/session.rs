@@ -1260,7 +1260,9 @@ impl Session {
             // While no probe runs, only the queue polled last changed since
             // the pacer saw them all.
             None if self.pacer.wants_refresh() => {
-                let last = self.last_polled.filter(|_| self.pacer.active_cluster().is_none());
+                let last = self
+                    .last_polled
+                    .filter(|_| self.pacer.active_cluster().is_none());
                 let stream = last.and_then(|m| self.streams.stream_tx_by_midrid(m));
                 if let Some(stream) = stream {
                     let state = stream.queue_state(now);

@@ -660,8 +660,7 @@ impl QueueStates {
     /// kept sums: the pacer asks after every packet, and a subscriber in
     /// an SFU room has many queues holding packets at once.
     fn totals(&self, now: Instant) -> (Duration, u32, DataSize) {
-        let (Some(epoch), Some(latest), true) =
-            (self.epoch, self.latest_created, self.packets > 0)
+        let (Some(epoch), Some(latest), true) = (self.epoch, self.latest_created, self.packets > 0)
         else {
             // No packets: the caller needs nothing else.
             return (Duration::ZERO, 0, DataSize::ZERO);
@@ -672,12 +671,9 @@ impl QueueStates {
         // Σ (origin + packets × (now − created))
         //   = Σ origin + packets × (now − epoch) − Σ packets × (created − epoch)
         let since_epoch = now.duration_since(epoch).as_nanos() as i128;
-        let ns = self.origin_ns as i128 + self.packets as i128 * since_epoch
-            - self.weighted_created_ns;
-        let time = Duration::new(
-            (ns / 1_000_000_000) as u64,
-            (ns % 1_000_000_000) as u32,
-        );
+        let ns =
+            self.origin_ns as i128 + self.packets as i128 * since_epoch - self.weighted_created_ns;
+        let time = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
         (
             time,
             self.packets as u32,
@@ -734,7 +730,10 @@ mod test {
     }
 
     fn mids(states: &QueueStates) -> Vec<String> {
-        states.non_empty().map(|q| q.midrid.mid().to_string()).collect()
+        states
+            .non_empty()
+            .map(|q| q.midrid.mid().to_string())
+            .collect()
     }
 
     #[test]

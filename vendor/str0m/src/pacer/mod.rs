@@ -59,7 +59,11 @@ impl PacerImpl {
     }
 
     /// funkraum patch: see `LeakyBucketPacer::handle_timeout_one`.
-    pub fn handle_timeout_one(&mut self, now: Instant, state: QueueState) -> Option<PaddingRequest> {
+    pub fn handle_timeout_one(
+        &mut self,
+        now: Instant,
+        state: QueueState,
+    ) -> Option<PaddingRequest> {
         match self {
             PacerImpl::Null(v) => v.handle_timeout(now, std::iter::once(state)),
             PacerImpl::LeakyBucket(v) => v.handle_timeout_one(now, state),

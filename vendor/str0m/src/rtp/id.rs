@@ -57,7 +57,11 @@ macro_rules! str_id {
                 // runs for the mid and rid of every received RTP packet).
                 let mut array = [b' '; $num];
                 for (slot, c) in array.iter_mut().zip(v.chars()) {
-                    *slot = if c.is_ascii_alphanumeric() { c as u8 } else { b'_' };
+                    *slot = if c.is_ascii_alphanumeric() {
+                        c as u8
+                    } else {
+                        b'_'
+                    };
                 }
 
                 $id(array)
