@@ -41,6 +41,26 @@ function listed(page) {
 }
 
 /**
+ * Clicks a button in a participant's row. The list is re-rendered whenever
+ * someone joins or leaves (here: the intruder above, the late joiner), and
+ * a click that finds its row replaced meanwhile fails with "Node is
+ * detached from document"; the new row has the same button, so click again.
+ * @param {import('puppeteer-core').Page} page
+ * @param {string} selector
+ */
+async function clickInList(page, selector) {
+    for (let attempt = 1; ; attempt += 1) {
+        try {
+            await page.click(selector);
+            return;
+        } catch (e) {
+            if (attempt >= 5 || !String(e).includes('detached')) throw e;
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    }
+}
+
+/**
  * The notices on the stage of `page`.
  * @param {import('puppeteer-core').Page} page
  */
@@ -157,7 +177,7 @@ scenario('moderators mute, remove and lock', { timeoutMs: 240_000 }, async (ctx)
     assert(stillFine.mic === 'true' && !stillFine.locked, `the refused messages had an effect: ${JSON.stringify(stillFine)}`);
 
     // --- mute -----------------------------------------------------------
-    await creator.click(`.participant[data-participant="${guestId}"] .action-mute`);
+    await clickInList(creator, `.participant[data-participant="${guestId}"] .action-mute`);
     await waitFor('the guest\'s microphone to be off', () => guest.$eval('.controls .control-mic',
         (b) => b.getAttribute('aria-pressed')), { until: (v) => v === 'false' });
     const guestNotices = await waitFor('the guest to be told', () => notices(guest),
@@ -189,7 +209,7 @@ scenario('moderators mute, remove and lock', { timeoutMs: 240_000 }, async (ctx)
     ctx.log('the right password admits');
 
     // --- co-moderator ---------------------------------------------------
-    await creator.click(`.participant[data-participant="${lateId}"] .action-grant`);
+    await clickInList(creator, `.participant[data-participant="${lateId}"] .action-grant`);
     const lateView = await waitFor('the new co-moderator to get the controls', () => listed(late),
         { until: (l) => l.some((p) => p.id === guestId && p.actions.length > 0) });
     assert(lateView[0].moderator, `the co-moderator's own line has no badge: ${JSON.stringify(lateView[0])}`);
@@ -197,7 +217,7 @@ scenario('moderators mute, remove and lock', { timeoutMs: 240_000 }, async (ctx)
         { until: (l) => l.some((p) => p.id === lateId && p.moderator) });
 
     // --- remove ---------------------------------------------------------
-    await creator.click(`.participant[data-participant="${guestId}"] .action-remove`);
+    await clickInList(creator, `.participant[data-participant="${guestId}"] .action-remove`);
     await creator.waitForSelector('dialog.confirm-remove[open]');
     await creator.click('dialog.confirm-remove .confirm');
     await guest.waitForSelector('.page.left.removed', { timeout: 10_000 });
