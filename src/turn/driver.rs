@@ -188,18 +188,11 @@ pub async fn start(settings: Settings) -> io::Result<TurnService> {
     let mut port = None;
     let only_v6 = settings.listen.len() > 1;
     for listen in &settings.listen {
-        // Port 0 (tests): TCP, and every further address, take the port
-        // the first UDP socket got.
+        // Port 0 (tests): every further address takes the port the first
+        // one got.
         let addr = SocketAddr::new(listen.ip(), port.unwrap_or(listen.port()));
-        let socket = bind_listener(addr, socket2::Type::DGRAM, only_v6)
-            .and_then(|s| UdpSocket::from_std(s.into()))
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
-        let udp_addr = socket.local_addr()?;
+        let (socket, udp_addr, listener) = bind_udp_and_tcp(addr, only_v6)?;
         port = Some(udp_addr.port());
-        let addr = SocketAddr::new(listen.ip(), udp_addr.port());
-        let listener = bind_listener(addr, socket2::Type::STREAM, only_v6)
-            .and_then(|s| TcpListener::from_std(s.into()))
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind TCP {addr}: {e}")))?;
         udp.push((udp_addr, Arc::new(socket)));
         tcp.push(listener);
     }
@@ -466,6 +459,42 @@ async fn ticker(shared: Arc<Shared>) {
             }
             core.tick(now, io);
         });
+    }
+}
+
+/// UDP and TCP listening on one port number. With port 0 the kernel picks
+/// a free UDP port, and TCP then takes the same number, which another
+/// socket may hold for TCP (a connection's ephemeral port, say): then the
+/// pair is picked again, a bounded number of times.
+fn bind_udp_and_tcp(
+    addr: SocketAddr,
+    only_v6: bool,
+) -> io::Result<(UdpSocket, SocketAddr, TcpListener)> {
+    const PICKS_FOR_PORT_0: usize = 16;
+    let picks = if addr.port() == 0 {
+        PICKS_FOR_PORT_0
+    } else {
+        1
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let socket = bind_listener(addr, socket2::Type::DGRAM, only_v6)
+            .and_then(|s| UdpSocket::from_std(s.into()))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+        let udp_addr = socket.local_addr()?;
+        match bind_listener(udp_addr, socket2::Type::STREAM, only_v6)
+            .and_then(|s| TcpListener::from_std(s.into()))
+        {
+            Ok(listener) => return Ok((socket, udp_addr, listener)),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempt < picks => continue,
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot bind TCP {udp_addr}: {e}"),
+                ));
+            }
+        }
     }
 }
 
