@@ -38,7 +38,7 @@ use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
 use crate::rtp_::{SrtpContext, Ssrc};
 use crate::rtp_::{TwccRecvRegister, TwccSendRegister};
 use crate::stats::StatsSnapshot;
-use crate::streams::{RtpPacket, StreamTimeoutConfig, Streams};
+use crate::streams::{Payload, PayloadPool, RtpPacket, StreamTimeoutConfig, Streams};
 use crate::util::{Soonest, SystemTimeExt, already_happened, not_happening};
 use crate::{Reason, net};
 use crate::{RtcConfig, RtcError};
@@ -113,6 +113,13 @@ pub(crate) struct Session {
     /// funkraum patch: datagram buffers given back by the API user
     /// (`Rtc::recycle_datagram`), reused for the next protected packets.
     spare_datagrams: Vec<Vec<u8>>,
+    /// funkraum patch: the unprotected RTCP compound being written, kept
+    /// between feedback datagrams.
+    feedback_plain: Vec<u8>,
+    /// funkraum patch: the last RTCP compound received, unprotected.
+    feedback_plain_rx: Vec<u8>,
+    /// funkraum patch: buffers of received RTP payloads, used again.
+    payload_pool: PayloadPool,
 
     // Next packet for RtpPacket event.
     pending_packet: Option<RtpPacket>,
@@ -215,6 +222,9 @@ impl Session {
             last_polled: None,
             poll_packet_buf: vec![0; 2000],
             spare_datagrams: Vec::new(),
+            feedback_plain: Vec::new(),
+            feedback_plain_rx: Vec::new(),
+            payload_pool: PayloadPool::default(),
             pending_packet: None,
             media_bytes_rx: 0,
             media_bytes_tx: 0,
@@ -757,7 +767,7 @@ impl Session {
 
         // RED-recovered packets (frame mode) are collected here and delivered after the
         // primary, filling single-packet losses from the next packet's redundancy.
-        let mut red_recovered: Vec<(RtpHeader, Arc<[u8]>, SeqNo, MediaTime)> = Vec::new();
+        let mut red_recovered: Vec<(RtpHeader, Payload, SeqNo, MediaTime)> = Vec::new();
 
         // Capture the full wire payload length before RED unwrapping narrows `data` to the primary
         // block. The sender counts the whole RED-wrapped payload, so receive stats must too.
@@ -834,7 +844,7 @@ impl Session {
                 // its own (e.g. audio level). Clear the carrier's extensions rather than let the
                 // recovered frame inherit the current packet's metadata.
                 rec_header.ext_vals = ExtensionValues::default();
-                red_recovered.push((rec_header, Arc::from(b.payload), rec_seq, rec_time));
+                red_recovered.push((rec_header, Payload::from(b.payload), rec_seq, rec_time));
             }
             (receipt_outer, un.primary)
         } else {
@@ -857,9 +867,9 @@ impl Session {
         };
         self.media_bytes_rx += rx_bytes as u64;
 
-        // One-shot conversion to Arc<[u8]>: a single allocation that copies
-        // only the trimmed payload bytes out of the SRTP scratch buffer.
-        let payload: Arc<[u8]> = Arc::from(data);
+        // One copy of only the trimmed payload bytes out of the SRTP scratch
+        // buffer (funkraum patch: into a buffer used before, once free).
+        let payload = self.payload_pool.payload(data);
 
         let packet = stream.handle_rtp(now, header, payload, seq_no, receipt.time, rx_bytes);
 
@@ -923,9 +933,11 @@ impl Session {
 
     fn handle_rtcp(&mut self, now: Instant, buf: &[u8], wake: &mut Wake) -> Option<()> {
         let srtp: &mut SrtpContext = self.srtp_rx.as_mut()?;
-        let unprotected = srtp.unprotect_rtcp(buf)?;
+        // funkraum patch: unprotected into a kept buffer.
+        let unprotected = &mut self.feedback_plain_rx;
+        srtp.unprotect_rtcp_into(buf, unprotected)?;
 
-        Rtcp::read_packet(&unprotected, &mut self.feedback_rx);
+        Rtcp::read_packet(unprotected, &mut self.feedback_rx);
         let mut need_configure_pacer = false;
         let mut may_move_timeout = false;
 
@@ -1216,7 +1228,11 @@ impl Session {
         let encryptable_mtu: usize = (self.mtu() - SRTCP_OVERHEAD) & !3;
         assert!(encryptable_mtu.is_multiple_of(4));
 
-        let mut data = vec![0_u8; encryptable_mtu];
+        // funkraum patch: a kept buffer (zeroed as `vec!` zeroed a new one)
+        // and a recycled datagram, instead of two allocations per datagram.
+        let mut data = std::mem::take(&mut self.feedback_plain);
+        data.clear();
+        data.resize(encryptable_mtu, 0);
 
         let mut raw_packets = self.raw_packets.as_mut();
         let output = move |fb| {
@@ -1227,14 +1243,15 @@ impl Session {
 
         let len = Rtcp::write_packet(&mut self.feedback_tx, &mut data, output);
 
-        if len == 0 {
-            return None;
-        }
-
-        data.truncate(len);
-
-        let srtp = self.srtp_tx.as_mut()?;
-        let protected = srtp.protect_rtcp(&data);
+        let protected = match self.srtp_tx.as_mut() {
+            Some(srtp) if len > 0 => {
+                let spare = self.spare_datagrams.pop().unwrap_or_default();
+                Some(srtp.protect_rtcp_into(&data[..len], spare))
+            }
+            _ => None,
+        };
+        self.feedback_plain = data;
+        let protected = protected?;
 
         assert!(
             protected.len() < self.mtu(),

@@ -482,7 +482,17 @@ impl SrtpContext {
         }
     }
 
+    // funkraum patch: the session protects into recycled buffers
+    // (`protect_rtcp_into`); this stays for str0m's tests.
+    #[allow(dead_code)]
     pub fn protect_rtcp(&mut self, buf: &[u8]) -> Vec<u8> {
+        self.protect_rtcp_into(buf, Vec::new())
+    }
+
+    /// funkraum patch: `protect_rtcp` into `output`, a buffer given back
+    /// from an earlier datagram (its contents are overwritten), so that
+    /// sending RTCP allocates nothing in steady state.
+    pub fn protect_rtcp_into(&mut self, buf: &[u8], mut output: Vec<u8>) -> Vec<u8> {
         let srtcp_index = self.srtcp_index;
 
         // https://tools.ietf.org/html/rfc3711#page-15
@@ -508,7 +518,8 @@ impl SrtpContext {
                 // SRTCP_INDEX_LEN + HMAC_TAG_LEN is 14, CTR_BUFFER_PADDING is 15, so we need 1 extra byte
                 let padding_needed = CTR_BUFFER_PADDING
                     .saturating_sub(SRTCP_INDEX_LEN + Aes128CmSha1_80::HMAC_TAG_LEN);
-                let mut output = vec![0_u8; final_size + padding_needed];
+                output.clear();
+                output.resize(final_size + padding_needed, 0);
 
                 output[0..8].copy_from_slice(&buf[0..8]);
                 let input = &buf[8..];
@@ -532,7 +543,8 @@ impl SrtpContext {
                 aad[..8].copy_from_slice(&buf[..8]);
                 aad[8..12].copy_from_slice(&e_and_si.to_be_bytes());
 
-                let mut output = vec![0_u8; buf.len() + SRTCP_INDEX_LEN + AeadAes128Gcm::TAG_LEN];
+                output.clear();
+                output.resize(buf.len() + SRTCP_INDEX_LEN + AeadAes128Gcm::TAG_LEN, 0);
                 output[0..8].copy_from_slice(&buf[0..8]);
                 let input = &buf[8..];
 
@@ -554,7 +566,8 @@ impl SrtpContext {
                 aad[..8].copy_from_slice(&buf[..8]);
                 aad[8..12].copy_from_slice(&e_and_si.to_be_bytes());
 
-                let mut output = vec![0_u8; buf.len() + SRTCP_INDEX_LEN + AeadAes256Gcm::TAG_LEN];
+                output.clear();
+                output.resize(buf.len() + SRTCP_INDEX_LEN + AeadAes256Gcm::TAG_LEN, 0);
                 output[0..8].copy_from_slice(&buf[0..8]);
                 let input = &buf[8..];
 
@@ -580,7 +593,19 @@ impl SrtpContext {
     //
     //                  |--------------------------------------|
     //                              encrypted (aes)
+    // funkraum patch: the session unprotects into a kept buffer
+    // (`unprotect_rtcp_into`); this stays for str0m's tests.
+    #[allow(dead_code)]
     pub fn unprotect_rtcp(&mut self, buf: &[u8]) -> Option<Vec<u8>> {
+        let mut output = Vec::new();
+        self.unprotect_rtcp_into(buf, &mut output)?;
+        Some(output)
+    }
+
+    /// funkraum patch: `unprotect_rtcp` into `output` (its contents are
+    /// overwritten; on `None` they are unspecified), a buffer the caller
+    /// keeps, so that receiving RTCP allocates nothing for it.
+    pub fn unprotect_rtcp_into(&mut self, buf: &[u8], output: &mut Vec<u8>) -> Option<()> {
         match &mut self.rtcp {
             Derived::Aes128CmSha1_80 { key, salt, dec, .. } => {
                 if buf.len() < SRTCP_HEADER_LEN + SRTCP_INDEX_LEN + Aes128CmSha1_80::HMAC_TAG_LEN {
@@ -616,7 +641,9 @@ impl SrtpContext {
 
                 if !is_encrypted {
                     // Non-encrypted we can just return
-                    return Some(buf[0..idx_start].to_vec());
+                    output.clear();
+                    output.extend_from_slice(&buf[0..idx_start]);
+                    return Some(());
                 }
 
                 // The SRTCP index is a 31-bit counter for the SRTCP packet.
@@ -631,7 +658,8 @@ impl SrtpContext {
                 // compound packet.
                 let input = &buf[8..idx_start];
                 // Allocate buffer with CTR padding (aws-lc-rs requirement)
-                let mut output = vec![0_u8; input.len() + 8 + CTR_BUFFER_PADDING];
+                output.clear();
+                output.resize(input.len() + 8 + CTR_BUFFER_PADDING, 0);
                 output[0..8].copy_from_slice(&buf[0..8]);
 
                 if let Err(e) = dec.decrypt(&iv, input, &mut output[8..]) {
@@ -641,7 +669,7 @@ impl SrtpContext {
                 }
 
                 output.truncate(input.len() + 8);
-                Some(output)
+                Some(())
             }
             Derived::AeadAes128Gcm { salt, dec, .. } => {
                 if buf.len() < SRTCP_HEADER_LEN + SRTCP_INDEX_LEN + AeadAes128Gcm::TAG_LEN {
@@ -692,11 +720,16 @@ impl SrtpContext {
                     aads[0] = &buf[0..idx_start - AeadAes128Gcm::TAG_LEN];
                     aads[1] = &buf[idx_start..];
                 };
+                // funkraum patch: one AAD slice where there is one, which
+                // the crypto provider uses as it is (two it concatenates
+                // into a new buffer; the AAD is the same).
+                let aads_used: &[&[u8]] = if is_encrypted { &aads[..1] } else { &aads };
 
-                let mut output = vec![0_u8; buf.len() - AeadAes128Gcm::TAG_LEN - SRTCP_INDEX_LEN];
+                output.clear();
+                output.resize(buf.len() - AeadAes128Gcm::TAG_LEN - SRTCP_INDEX_LEN, 0);
                 output[0..8].copy_from_slice(&buf[0..8]);
 
-                let count = match dec.decrypt(&iv, &aads, input, &mut output[8..]) {
+                let count = match dec.decrypt(&iv, aads_used, input, &mut output[8..]) {
                     Ok(c) => c,
                     Err(e) => {
                         trace!("Failed to decrypt SRTCP {}: {}", self.rtcp.profile(), e);
@@ -714,7 +747,7 @@ impl SrtpContext {
                     )
                 }
 
-                Some(output)
+                Some(())
             }
             Derived::AeadAes256Gcm { salt, dec, .. } => {
                 if buf.len() < SRTCP_HEADER_LEN + SRTCP_INDEX_LEN + AeadAes256Gcm::TAG_LEN {
@@ -765,11 +798,16 @@ impl SrtpContext {
                     aads[0] = &buf[0..idx_start - AeadAes256Gcm::TAG_LEN];
                     aads[1] = &buf[idx_start..];
                 };
+                // funkraum patch: one AAD slice where there is one, which
+                // the crypto provider uses as it is (two it concatenates
+                // into a new buffer; the AAD is the same).
+                let aads_used: &[&[u8]] = if is_encrypted { &aads[..1] } else { &aads };
 
-                let mut output = vec![0_u8; buf.len() - AeadAes256Gcm::TAG_LEN - SRTCP_INDEX_LEN];
+                output.clear();
+                output.resize(buf.len() - AeadAes256Gcm::TAG_LEN - SRTCP_INDEX_LEN, 0);
                 output[0..8].copy_from_slice(&buf[0..8]);
 
-                let count = match dec.decrypt(&iv, &aads, input, &mut output[8..]) {
+                let count = match dec.decrypt(&iv, aads_used, input, &mut output[8..]) {
                     Ok(c) => c,
                     Err(e) => {
                         trace!("Failed to decrypt SRTCP {}: {}", self.rtcp.profile(), e);
@@ -787,7 +825,7 @@ impl SrtpContext {
                     )
                 }
 
-                Some(output)
+                Some(())
             }
         }
     }

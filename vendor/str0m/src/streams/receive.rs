@@ -1,5 +1,4 @@
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config_mod::RtcpReportIntervals;
@@ -17,7 +16,7 @@ use crate::stats::{MediaIngressStats, RemoteEgressStats, StatsSnapshot};
 use crate::util::{InstantExt, SystemTimeExt};
 use crate::util::{already_happened, calculate_rtt};
 
-use super::RtpPacket;
+use super::{Payload, RtpPacket};
 use super::StreamPaused;
 use super::register::ReceiverRegister;
 
@@ -583,7 +582,7 @@ impl StreamRx {
         &mut self,
         now: Instant,
         header: RtpHeader,
-        payload: Arc<[u8]>,
+        payload: Payload,
         seq_no: SeqNo,
         time: MediaTime,
         wire_payload_len: usize,
@@ -605,7 +604,7 @@ impl StreamRx {
         &mut self,
         now: Instant,
         header: RtpHeader,
-        payload: Arc<[u8]>,
+        payload: Payload,
         seq_no: SeqNo,
         time: MediaTime,
     ) -> RtpPacket {

@@ -1,5 +1,4 @@
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -26,7 +25,7 @@ use crate::stats::StatsSnapshot;
 use crate::util::value_history::ValueHistory;
 use crate::util::{InstantExt, already_happened, not_happening};
 
-use super::RtpPacket;
+use super::{Payload, RtpPacket};
 use super::rtx_cache::RtxCache;
 use super::send_queue::SendQueue;
 use super::send_stats::StreamTxStats;
@@ -196,7 +195,7 @@ pub struct RtpWrite {
     marker: bool,
     ext_vals: ExtensionValues,
     nackable: bool,
-    payload: Arc<[u8]>,
+    payload: Payload,
     csrc_count: usize,
     csrc: [u32; 15],
     vp8_patch: Option<Vp8Patch>,
@@ -291,7 +290,7 @@ impl RtpWrite {
         seq_no: SeqNo,
         time: u32,
         wallclock: Instant,
-        payload: impl Into<Arc<[u8]>>,
+        payload: impl Into<Payload>,
     ) -> Self {
         Self {
             pt,
