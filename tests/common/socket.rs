@@ -296,13 +296,18 @@ impl RawSocket {
 
     /// Waits for the close; returns its code.
     pub async fn wait_closed(&mut self) -> Option<u16> {
-        let deadline = tokio::time::Instant::now() + REPLY_WITHIN;
+        self.wait_closed_within(REPLY_WITHIN).await
+    }
+
+    /// Waits up to `within` for the close; returns its code.
+    pub async fn wait_closed_within(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_within(left).await {
                 Some(Incoming::Closed(code)) => return code,
                 Some(_) => {}
-                None => panic!("the server did not close within {REPLY_WITHIN:?}"),
+                None => panic!("the server did not close within {within:?}"),
             }
         }
     }
