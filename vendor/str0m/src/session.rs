@@ -118,6 +118,8 @@ pub(crate) struct Session {
     feedback_plain: Vec<u8>,
     /// funkraum patch: the last RTCP compound received, unprotected.
     feedback_plain_rx: Vec<u8>,
+    /// funkraum patch: the reports of the last RTCP compound received.
+    feedback_rx_reports: Vec<RtcpFb>,
     /// funkraum patch: buffers of received RTP payloads, used again.
     payload_pool: PayloadPool,
 
@@ -224,6 +226,7 @@ impl Session {
             spare_datagrams: Vec::new(),
             feedback_plain: Vec::new(),
             feedback_plain_rx: Vec::new(),
+            feedback_rx_reports: Vec::new(),
             payload_pool: PayloadPool::default(),
             pending_packet: None,
             media_bytes_rx: 0,
@@ -937,7 +940,8 @@ impl Session {
         let unprotected = &mut self.feedback_plain_rx;
         srtp.unprotect_rtcp_into(buf, unprotected)?;
 
-        Rtcp::read_packet(unprotected, &mut self.feedback_rx);
+        let twcc_buffers = self.twcc_tx_register.spare_buffers();
+        Rtcp::read_packet_into(unprotected, &mut self.feedback_rx, twcc_buffers);
         let mut need_configure_pacer = false;
         let mut may_move_timeout = false;
 
@@ -947,7 +951,10 @@ impl Session {
             }
         }
 
-        for fb in RtcpFb::from_rtcp(self.feedback_rx.drain(..)) {
+        // funkraum patch: the reports collected into a kept buffer.
+        let mut reports = std::mem::take(&mut self.feedback_rx_reports);
+        RtcpFb::from_rtcp_into(self.feedback_rx.drain(..), &mut reports);
+        for fb in reports.drain(..) {
             if let RtcpFb::AppSpecificFeedback(asf) = fb {
                 self.pending_app_feedback = Some(AppSpecificFeedback {
                     sender_ssrc: asf.sender_ssrc,
@@ -1015,6 +1022,7 @@ impl Session {
                 stream.handle_rtcp(now, fb);
             }
         }
+        self.feedback_rx_reports = reports;
 
         // Not in the above if due to lifetime issues, still okay because the method
         // doesn't do anything when BWE isn't configured.
@@ -1235,9 +1243,13 @@ impl Session {
         data.resize(encryptable_mtu, 0);
 
         let mut raw_packets = self.raw_packets.as_mut();
+        let twcc_rx_register = &mut self.twcc_rx_register;
         let output = move |fb| {
             if let Some(raw_packets) = &mut raw_packets {
                 raw_packets.push_back(Box::new(RawPacket::RtcpTx(fb)));
+            } else if let Rtcp::Twcc(twcc) = fb {
+                // funkraum patch: its buffers build the next report.
+                twcc_rx_register.recycle(twcc);
             }
         };
 

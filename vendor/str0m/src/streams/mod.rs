@@ -17,9 +17,9 @@ use crate::rtp_::{MediaTime, SenderInfo};
 use crate::rtp_::{Mid, Rid, SeqNo};
 use crate::util::already_happened;
 
-pub use self::receive::StreamRx;
 pub use self::payload::Payload;
 pub(crate) use self::payload::PayloadPool;
+pub use self::receive::StreamRx;
 pub use self::send::{RtpWrite, StreamTx, StreamTxQueueInfo};
 
 mod payload;

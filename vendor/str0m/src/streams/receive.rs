@@ -16,9 +16,9 @@ use crate::stats::{MediaIngressStats, RemoteEgressStats, StatsSnapshot};
 use crate::util::{InstantExt, SystemTimeExt};
 use crate::util::{already_happened, calculate_rtt};
 
-use super::{Payload, RtpPacket};
 use super::StreamPaused;
 use super::register::ReceiverRegister;
+use super::{Payload, RtpPacket};
 
 /// How many recent packets to remember for placing RED redundant blocks. Must cover the
 /// recovery depth plus some reordering slack.

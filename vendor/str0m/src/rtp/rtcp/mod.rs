@@ -37,6 +37,7 @@ mod fir;
 pub use fir::{Fir, FirEntry};
 
 mod twcc;
+use twcc::TwccBuffers;
 pub use twcc::{Twcc, TwccPacketId, TwccRecvRegister, TwccSendRecord, TwccSendRegister};
 
 mod rtcpfb;
@@ -96,7 +97,20 @@ pub enum Rtcp {
 }
 
 impl Rtcp {
+    // funkraum patch: the session reads with `read_packet_into`; this
+    // stays for str0m's tests and fuzzing.
+    #[allow(dead_code)]
     pub(crate) fn read_packet(buf: &[u8], feedback: &mut VecDeque<Rtcp>) {
+        Rtcp::read_packet_into(buf, feedback, &mut None);
+    }
+
+    /// funkraum patch: `read_packet` that parses a TWCC report into
+    /// `twcc_buffers` when there are some (taking them).
+    pub(crate) fn read_packet_into(
+        buf: &[u8],
+        feedback: &mut VecDeque<Rtcp>,
+        twcc_buffers: &mut Option<TwccBuffers>,
+    ) {
         let mut buf = buf;
         loop {
             if buf.is_empty() {
@@ -129,7 +143,7 @@ impl Rtcp {
                 full_length
             };
 
-            match (&buf[..unpadded_length]).try_into() {
+            match Rtcp::parse(&buf[..unpadded_length], twcc_buffers) {
                 Ok(v) => feedback.push_back(v),
                 Err(e) => debug!("{}", e),
             }
@@ -411,6 +425,14 @@ impl<'a> TryFrom<&'a [u8]> for Rtcp {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        Rtcp::parse(buf, &mut None)
+    }
+}
+
+impl Rtcp {
+    /// funkraum patch: `try_from`, parsing a TWCC report into
+    /// `twcc_buffers` when there are some (taking them).
+    fn parse(buf: &[u8], twcc_buffers: &mut Option<TwccBuffers>) -> Result<Self, &'static str> {
         let header: RtcpHeader = buf.try_into()?;
 
         // By constraining the length, all subparsing can go
@@ -432,7 +454,10 @@ impl<'a> TryFrom<&'a [u8]> for Rtcp {
 
                 match tlfb {
                     TransportType::Nack => Rtcp::Nack(buf.try_into()?),
-                    TransportType::TransportWide => Rtcp::Twcc(buf.try_into()?),
+                    TransportType::TransportWide => {
+                        let buffers = twcc_buffers.take().unwrap_or_default();
+                        Rtcp::Twcc(Twcc::parse_into(buf, buffers)?)
+                    }
                 }
             }
             RtcpType::PayloadSpecificFeedback => {

@@ -30,8 +30,18 @@ impl RtcpFb {
         )
     }
 
+    // funkraum patch: the session collects into a kept buffer
+    // (`from_rtcp_into`); this stays for str0m's tests.
+    #[allow(dead_code)]
     pub fn from_rtcp<T: IntoIterator<Item = Rtcp>>(t: T) -> impl Iterator<Item = RtcpFb> {
         let mut q = Vec::new();
+        Self::from_rtcp_into(t, &mut q);
+        q.into_iter()
+    }
+
+    /// funkraum patch: `from_rtcp` appending to `q`, a buffer the caller
+    /// keeps, instead of a new one for every received compound packet.
+    pub fn from_rtcp_into<T: IntoIterator<Item = Rtcp>>(t: T, q: &mut Vec<RtcpFb>) {
         let iter = t.into_iter();
         for pkt in iter {
             match pkt {
@@ -78,7 +88,6 @@ impl RtcpFb {
                 }
             }
         }
-        q.into_iter()
     }
 
     pub fn ssrc(&self) -> Ssrc {

@@ -66,6 +66,13 @@ pub struct TwccIter {
     twcc: Twcc,
 }
 
+impl TwccIter {
+    /// funkraum patch: the report's buffers, once read.
+    fn into_buffers(self) -> TwccBuffers {
+        (self.twcc.chunks, self.twcc.delta)
+    }
+}
+
 impl Iterator for TwccIter {
     type Item = (TwccSeq, PacketStatus, Option<Instant>);
 
@@ -254,6 +261,9 @@ pub struct TwccRecvRegister {
 
     /// Data to calculate received loss.
     receive_window: ReceiveWindow,
+
+    /// funkraum patch: the buffers of a report sent, for the next one.
+    spare: Option<TwccBuffers>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +282,21 @@ impl TwccRecvRegister {
             time_start: None,
             generated_reports: 0,
             receive_window: ReceiveWindow::default(),
+            spare: None,
         }
+    }
+
+    /// funkraum patch: a report written out gives its buffers back, so
+    /// that building reports allocates nothing in steady state.
+    pub fn recycle(&mut self, twcc: Twcc) {
+        let Twcc {
+            mut chunks,
+            mut delta,
+            ..
+        } = twcc;
+        chunks.clear();
+        delta.clear();
+        self.spare = Some((chunks, delta));
     }
 
     /// Find the last sequence number, or `None` if the queue is empty.
@@ -333,6 +357,7 @@ impl TwccRecvRegister {
         // The value is to be interpreted in multiples of 64ms.
         let reference_time = (first_time_rel.as_micros() as u64 / 64_000) as u32;
 
+        let (chunks, delta) = self.spare.take().unwrap_or_default();
         let mut twcc = Twcc {
             sender_ssrc: 0.into(),
             ssrc: 0.into(),
@@ -340,8 +365,8 @@ impl TwccRecvRegister {
             base_seq: *base_seq as u16,
             reference_time,
             status_count: 0,
-            chunks: VecDeque::new(),
-            delta: VecDeque::new(),
+            chunks,
+            delta,
         };
 
         // Because reference time is in steps of 64ms, the first reported packet might have an
@@ -877,6 +902,21 @@ impl<'a> TryFrom<&'a [u8]> for Twcc {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        Twcc::parse_into(buf, TwccBuffers::default())
+    }
+}
+
+/// funkraum patch: the two buffers of a [`Twcc`], kept to build or parse
+/// the next report in.
+pub(crate) type TwccBuffers = (VecDeque<PacketChunk>, VecDeque<Delta>);
+
+impl Twcc {
+    /// funkraum patch: parses into `buffers` (emptied first) rather than
+    /// new ones.
+    pub(crate) fn parse_into(buf: &[u8], buffers: TwccBuffers) -> Result<Self, &'static str> {
+        let (mut chunks, mut delta) = buffers;
+        chunks.clear();
+        delta.clear();
         if buf.len() < 16 {
             return Err("Less than 16 bytes for start of Twcc");
         }
@@ -895,8 +935,8 @@ impl<'a> TryFrom<&'a [u8]> for Twcc {
             status_count,
             reference_time,
             feedback_count,
-            chunks: VecDeque::new(),
-            delta: VecDeque::new(),
+            chunks,
+            delta,
         };
 
         let mut todo = status_count as isize;
@@ -1028,6 +1068,9 @@ pub struct TwccSendRegister {
 
     /// Last registered Twcc number.
     last_registered: TwccSeq,
+
+    /// funkraum patch: the buffers of the last report applied.
+    spare: Option<TwccBuffers>,
 }
 
 impl<'a> IntoIterator for &'a TwccSendRegister {
@@ -1176,7 +1219,14 @@ impl TwccSendRegister {
             time_zero: None,
             apply_report_counter: 0,
             last_registered: 0.into(),
+            spare: None,
         }
+    }
+
+    /// funkraum patch: the buffers of the last report applied, for parsing
+    /// the next one into (`Rtcp::read_packet_into`).
+    pub(crate) fn spare_buffers(&mut self) -> &mut Option<TwccBuffers> {
+        &mut self.spare
     }
 
     pub fn register_seq(&mut self, packet_id: TwccPacketId, now: Instant, size: usize) {
@@ -1214,9 +1264,10 @@ impl TwccSendRegister {
         let time_zero = self.time_zero.unwrap();
         let head_seq = self.queue.front().map(|r| r.seq())?;
 
-        let mut iter = twcc
-            .into_iter(time_zero, self.last_registered)
-            .skip_while(|(seq, _, _)| seq < &head_seq);
+        // funkraum patch: read by reference, so that the report's buffers
+        // can be kept once it is applied.
+        let mut report = twcc.into_iter(time_zero, self.last_registered);
+        let mut iter = report.by_ref().skip_while(|(seq, _, _)| seq < &head_seq);
         let (first_seq_no, _, first_instant) = iter.next()?;
 
         // The queue is in seq order: find the report's first record by
@@ -1296,6 +1347,7 @@ impl TwccSendRegister {
         }
 
         let range = first_seq_no..=last_seq_no;
+        self.spare = Some(report.into_buffers());
 
         Some(
             TwccSendRecordsIter {
@@ -1492,6 +1544,38 @@ mod test {
     use Delta::*;
     use PacketChunk::*;
     use PacketStatus::*;
+
+    #[test]
+    fn funkraum_kept_buffers_build_and_parse_the_same_reports() {
+        let now = Instant::now();
+        let mut kept = TwccRecvRegister::new(100);
+        let mut fresh = TwccRecvRegister::new(100);
+        let receive = |regs: [&mut TwccRecvRegister; 2], seqs: &[(u64, u64)]| {
+            for reg in regs {
+                for (seq, ms) in seqs {
+                    reg.update_seq((*seq).into(), now + Duration::from_millis(*ms));
+                }
+            }
+        };
+        receive(
+            [&mut kept, &mut fresh],
+            &[(10, 0), (11, 12), (12, 140), (13, 152)],
+        );
+        let first = kept.build_report(1000).unwrap();
+        assert_eq!(first, fresh.build_report(1000).unwrap());
+
+        // The first report's buffers build the second one.
+        kept.recycle(first.clone());
+        receive([&mut kept, &mut fresh], &[(14, 160), (16, 400), (17, 401)]);
+        let second = kept.build_report(1000).unwrap();
+        assert_eq!(second, fresh.build_report(1000).unwrap());
+
+        // Parsed into buffers that still hold the first report's entries.
+        let mut buf = vec![0_u8; 1500];
+        let n = second.write_to(&mut buf[..]);
+        let dirty = (first.chunks.clone(), first.delta.clone());
+        assert_eq!(Twcc::parse_into(&buf[4..n], dirty).unwrap(), second);
+    }
 
     #[test]
     fn register_write_parse_small_delta() {
