@@ -98,11 +98,24 @@ impl From<Payload> for Arc<[u8]> {
 /// buffer is the one most likely free: [`PayloadPool::payload`] looks at the
 /// front of the ring only, and takes a new buffer (keeping it, up to
 /// [`PayloadPool::MAX_KEPT`]) when that one is still in use. The ring thus
-/// grows to what the longest-held payloads need and no further.
+/// grows to what the longest-held payloads need.
+///
+/// A buffer still in use a whole round later is held for long (a
+/// retransmission cache of a stream that stopped sending keeps its last
+/// packets until the stream sends again): it leaves the ring, and its
+/// last holder frees it. Otherwise every round would add as many buffers
+/// as are held so, up to the limit.
 #[derive(Debug, Default)]
 pub(crate) struct PayloadPool {
-    small: VecDeque<Payload>,
-    large: VecDeque<Payload>,
+    small: VecDeque<Kept>,
+    large: VecDeque<Kept>,
+}
+
+/// A buffer in the ring, and whether it was in use when last looked at.
+#[derive(Debug)]
+struct Kept {
+    payload: Payload,
+    was_held: bool,
 }
 
 impl PayloadPool {
@@ -125,20 +138,32 @@ impl PayloadPool {
             (&mut self.large, Self::LARGE.max(bytes.len()))
         };
         if let Some(mut oldest) = ring.pop_front() {
-            if let Some(buffer) = Arc::get_mut(&mut oldest.0) {
+            if let Some(buffer) = Arc::get_mut(&mut oldest.payload.0) {
                 buffer.clear();
                 buffer.extend_from_slice(bytes);
-                ring.push_back(oldest.clone());
-                return oldest;
+                let payload = oldest.payload.clone();
+                ring.push_back(Kept {
+                    payload: oldest.payload,
+                    was_held: false,
+                });
+                return payload;
             }
-            // Still held: looked at again after all the others.
-            ring.push_back(oldest);
+            if !oldest.was_held {
+                // Held: looked at once more after all the others.
+                ring.push_back(Kept {
+                    payload: oldest.payload,
+                    was_held: true,
+                });
+            }
         }
         let mut buffer = Vec::with_capacity(capacity);
         buffer.extend_from_slice(bytes);
         let payload = Payload(Arc::new(buffer));
         if ring.len() < Self::MAX_KEPT {
-            ring.push_back(payload.clone());
+            ring.push_back(Kept {
+                payload: payload.clone(),
+                was_held: false,
+            });
         }
         payload
     }
@@ -164,6 +189,28 @@ mod tests {
         let third = pool.payload(&[6]);
         assert_eq!(&*third, &[6]);
         assert_eq!(pool.small.len(), 2);
+    }
+
+    #[test]
+    fn a_buffer_held_for_two_rounds_leaves_the_ring() {
+        let mut pool = PayloadPool::default();
+        let stuck = pool.payload(&[1]);
+        // Held: it goes round once more, and a new buffer is kept.
+        drop(pool.payload(&[2]));
+        assert_eq!(pool.small.len(), 2);
+        // Still held the next time: it leaves the ring, a new buffer takes
+        // its place.
+        drop(pool.payload(&[3]));
+        assert_eq!(pool.small.len(), 2);
+        assert!(
+            pool.small
+                .iter()
+                .all(|k| !Payload::ptr_eq(&k.payload, &stuck))
+        );
+        // The free ones are used again; the holder's bytes stay.
+        drop(pool.payload(&[4]));
+        assert_eq!(pool.small.len(), 2);
+        assert_eq!(&*stuck, &[1]);
     }
 
     #[test]
