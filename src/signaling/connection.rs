@@ -26,6 +26,9 @@ const PASSWORD_MAX_CHARS: usize = 64;
 /// Messages queued towards one client before it counts as not reading.
 const OUTBOX_CAPACITY: usize = 256;
 const SFU_EVENTS_CAPACITY: usize = 64;
+/// How long a connection the server closes waits for the client's answer
+/// to its close frame (RFC 6455 §7.1.1).
+const CLOSE_ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
 /// A `join` message's fields, borrowed.
 struct Join<'a> {
@@ -572,7 +575,21 @@ impl Connection {
                 code,
                 reason: "".into(),
             };
-            let _ = self.socket.send(Message::Close(Some(frame))).await;
+            if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+                // Closed with frames of the client's still unread, the TCP
+                // connection ends in a reset, which can swallow the close
+                // frame and its code on the client's side (a flooder's
+                // case): what the client still sends is read and dropped
+                // until its close answers ours, for a short while.
+                let _ = tokio::time::timeout(CLOSE_ANSWER_WITHIN, async {
+                    while let Some(Ok(message)) = self.socket.recv().await {
+                        if matches!(message, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
         }
         // Last: until here the socket could still log what the client sent.
         if let Some((room, nickname)) = self.identity.take() {
