@@ -16,12 +16,25 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A loopback TCP port nobody listens on right now (bound, read, released).
+/// A loopback TCP port nobody listens on right now, picked at random below
+/// the kernel's ephemeral range (`net.ipv4.ip_local_port_range`): a port
+/// that `bind(0)` handed out and that was released can be taken by any
+/// outgoing connection before its user binds it again (a server start then
+/// failed with "Address already in use" in CI); one below that range is
+/// taken only by an explicit bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let lowest = 10_000.min(ephemeral_low / 2);
+    for _ in 0..1000 {
+        let port = rand::random_range(lowest..ephemeral_low);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {lowest}..{ephemeral_low}")
 }
 
 #[derive(Debug, Clone)]
