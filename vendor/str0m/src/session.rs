@@ -35,8 +35,8 @@ use crate::rtp_::SeqNoWindow;
 use crate::rtp_::{Bitrate, ExtensionMap, Goodbye, Mid, ReportList, Rtcp, RtcpFb};
 use crate::rtp_::{Dlrr, DlrrItem, ExtendedReport, ReportBlock};
 use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
+use crate::rtp_::{SdesSpares, TwccRecvRegister, TwccSendRegister};
 use crate::rtp_::{SrtpContext, Ssrc};
-use crate::rtp_::{TwccRecvRegister, TwccSendRegister};
 use crate::stats::StatsSnapshot;
 use crate::streams::{Payload, PayloadPool, RtpPacket, StreamTimeoutConfig, Streams};
 use crate::util::{Soonest, SystemTimeExt, already_happened, not_happening};
@@ -122,6 +122,8 @@ pub(crate) struct Session {
     feedback_rx_reports: Vec<RtcpFb>,
     /// funkraum patch: buffers of received RTP payloads, used again.
     payload_pool: PayloadPool,
+    /// funkraum patch: parts of the sender reports' SDES, used again.
+    sdes_spares: SdesSpares,
 
     // Next packet for RtpPacket event.
     pending_packet: Option<RtpPacket>,
@@ -228,6 +230,7 @@ impl Session {
             feedback_plain_rx: Vec::new(),
             feedback_rx_reports: Vec::new(),
             payload_pool: PayloadPool::default(),
+            sdes_spares: SdesSpares::default(),
             pending_packet: None,
             media_bytes_rx: 0,
             media_bytes_tx: 0,
@@ -321,6 +324,7 @@ impl Session {
                 intervals: self.intervals,
             },
             &mut self.feedback_tx,
+            &mut self.sdes_spares,
         );
 
         // Flush any pending RRTRs as a DLRR alongside the Sender Report compound packet.
@@ -1244,16 +1248,21 @@ impl Session {
 
         let mut raw_packets = self.raw_packets.as_mut();
         let twcc_rx_register = &mut self.twcc_rx_register;
-        let output = move |fb| {
-            if let Some(raw_packets) = &mut raw_packets {
-                raw_packets.push_back(Box::new(RawPacket::RtcpTx(fb)));
-            } else if let Rtcp::Twcc(twcc) = fb {
-                // funkraum patch: its buffers build the next report.
-                twcc_rx_register.recycle(twcc);
+        let sdes_spares = &mut self.sdes_spares;
+        // funkraum patch: what is written or merged away gives its buffers
+        // back for the next reports.
+        let sink = move |fb, written| match fb {
+            fb if written && raw_packets.is_some() => {
+                if let Some(raw_packets) = &mut raw_packets {
+                    raw_packets.push_back(Box::new(RawPacket::RtcpTx(fb)));
+                }
             }
+            Rtcp::Twcc(twcc) => twcc_rx_register.recycle(twcc),
+            Rtcp::SourceDescription(descriptions) => sdes_spares.recycle(descriptions),
+            _ => {}
         };
 
-        let len = Rtcp::write_packet(&mut self.feedback_tx, &mut data, output);
+        let len = Rtcp::write_packet_pruning(&mut self.feedback_tx, &mut data, sink);
 
         let protected = match self.srtp_tx.as_mut() {
             Some(srtp) if len > 0 => {

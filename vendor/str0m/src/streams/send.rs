@@ -14,11 +14,11 @@ use crate::pacer::QueuePriority;
 use crate::pacer::QueueSnapshot;
 use crate::pacer::QueueState;
 use crate::packet::Vp8Patch;
+use crate::rtp_::MAX_BLANK_PADDING_PAYLOAD_SIZE;
 use crate::rtp_::MidRid;
-use crate::rtp_::{Bitrate, Descriptions, Extension, ExtensionMap, ExtensionValues, Frequency};
-use crate::rtp_::{MAX_BLANK_PADDING_PAYLOAD_SIZE, Sdes, SdesType};
+use crate::rtp_::{Bitrate, Extension, ExtensionMap, ExtensionValues, Frequency};
 use crate::rtp_::{MediaTime, Mid, NackEntry, ReportList, Rtcp, RtpHeader};
-use crate::rtp_::{Pt, Rid, RtcpFb, SenderInfo, SenderReport, Ssrc};
+use crate::rtp_::{Pt, Rid, RtcpFb, SdesSpares, SenderInfo, SenderReport, Ssrc};
 use crate::rtp_::{SRTP_BLOCK_SIZE, SeqNo};
 use crate::session::PacketReceipt;
 use crate::stats::StatsSnapshot;
@@ -1083,13 +1083,21 @@ impl StreamTx {
         now >= self.sender_report_at(intervals)
     }
 
-    pub(crate) fn create_sr_and_update(&mut self, now: Instant, feedback: &mut VecDeque<Rtcp>) {
+    pub(crate) fn create_sr_and_update(
+        &mut self,
+        now: Instant,
+        feedback: &mut VecDeque<Rtcp>,
+        sdes_spares: &mut SdesSpares,
+    ) {
         let sr = self.create_sender_report(now);
 
         trace!("Created feedback SR: {:?}", sr);
         feedback.push_back(Rtcp::SenderReport(sr));
 
-        if let Some(ds) = self.create_sdes() {
+        // CNAME is set on first handle_timeout. No SDES before that.
+        // (funkraum patch: built in kept parts, see `SdesSpares`.)
+        if let Some(cname) = &self.cname {
+            let ds = sdes_spares.cname(self.ssrc, cname);
             feedback.push_back(Rtcp::SourceDescription(ds));
         }
 
@@ -1102,23 +1110,6 @@ impl StreamTx {
             sender_info: self.sender_info(now),
             reports: ReportList::new(),
         }
-    }
-
-    fn create_sdes(&self) -> Option<Descriptions> {
-        // CNAME is set on first handle_timeout. No SDES before that.
-        let cname = self.cname.as_ref()?;
-        let mut s = Sdes {
-            ssrc: self.ssrc,
-            values: ReportList::new(),
-        };
-        s.values.push((SdesType::CNAME, cname.to_string()));
-
-        let mut d = Descriptions {
-            reports: Box::new(ReportList::new()),
-        };
-        d.reports.push(s);
-
-        Some(d)
     }
 
     fn sender_info(&self, now: Instant) -> SenderInfo {

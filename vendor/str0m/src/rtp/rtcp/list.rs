@@ -55,6 +55,17 @@ impl<T> ReportList<T> {
         result
     }
 
+    /// funkraum patch: empties the list in place, handing each element
+    /// to `f` (the array stays where it is, e.g. in its `Box`).
+    pub(crate) fn drain_each(&mut self, mut f: impl FnMut(T)) {
+        for slot in &mut self.0 {
+            match slot.take() {
+                Some(v) => f(v),
+                None => break,
+            }
+        }
+    }
+
     pub(crate) fn is_full(&self) -> bool {
         self.len() == 31
     }

@@ -22,6 +22,7 @@ mod xr;
 pub use xr::{Dlrr, DlrrItem, ExtendedReport, ReportBlock, Rrtr};
 
 mod sdes;
+pub(crate) use sdes::SdesSpares;
 pub use sdes::{Descriptions, Sdes, SdesType};
 
 mod bb;
@@ -152,10 +153,28 @@ impl Rtcp {
         }
     }
 
+    // funkraum patch: the session writes with `write_packet_pruning`;
+    // this stays for str0m's tests.
+    #[allow(dead_code)]
     pub(crate) fn write_packet(
         feedback: &mut VecDeque<Rtcp>,
         buf: &mut [u8],
         mut output: impl FnMut(Rtcp),
+    ) -> usize {
+        Rtcp::write_packet_pruning(feedback, buf, |fb, written| {
+            if written {
+                output(fb)
+            }
+        })
+    }
+
+    /// funkraum patch: `write_packet` handing `sink` what it wrote (`true`)
+    /// and also the feedback that merging emptied (`false`), so that their
+    /// buffers can be kept instead of dropped.
+    pub(crate) fn write_packet_pruning(
+        feedback: &mut VecDeque<Rtcp>,
+        buf: &mut [u8],
+        mut sink: impl FnMut(Rtcp, bool),
     ) -> usize {
         if feedback.is_empty() {
             return 0;
@@ -168,7 +187,7 @@ impl Rtcp {
         let word_capacity = total_len / 4;
 
         // Pack RTCP feedback packets. Merge together ones of the same type.
-        Rtcp::pack(feedback, word_capacity);
+        Rtcp::pack_pruning(feedback, word_capacity, |fb| sink(fb, false));
 
         let mut offset = 0;
         while let Some(fb) = feedback.front() {
@@ -191,7 +210,7 @@ impl Rtcp {
             );
 
             // When debugging we can pass an output to get the serialized packets.
-            output(fb);
+            sink(fb, true);
 
             // Move offsets for the amount written.
             offset += item_len;
@@ -288,7 +307,16 @@ impl Rtcp {
         }
     }
 
-    fn pack(feedback: &mut VecDeque<Self>, mut word_capacity: usize) {
+    #[cfg(test)]
+    fn pack(feedback: &mut VecDeque<Self>, word_capacity: usize) {
+        Rtcp::pack_pruning(feedback, word_capacity, |_| {})
+    }
+
+    fn pack_pruning(
+        feedback: &mut VecDeque<Self>,
+        mut word_capacity: usize,
+        mut pruned: impl FnMut(Rtcp),
+    ) {
         // Index into feedback of item we are to pack into.
         let mut i = 0;
         let len = feedback.len();
@@ -344,8 +372,17 @@ impl Rtcp {
             }
         }
 
-        // Prune empty.
-        feedback.retain(|f| !f.is_empty());
+        // Prune empty (funkraum patch: handed to `pruned`).
+        let mut i = 0;
+        while i < feedback.len() {
+            if feedback[i].is_empty() {
+                if let Some(empty) = feedback.remove(i) {
+                    pruned(empty);
+                }
+            } else {
+                i += 1;
+            }
+        }
     }
 
     fn order_no(&self) -> u8 {
@@ -512,6 +549,25 @@ mod test {
 
     use super::twcc::{Delta, PacketChunk, PacketStatus};
     use super::*;
+
+    #[test]
+    fn funkraum_write_packet_pruning_hands_back_what_merging_emptied() {
+        let mut spares = SdesSpares::default();
+        let mut queue = VecDeque::new();
+        queue.push_back(Rtcp::SourceDescription(spares.cname(1.into(), "a")));
+        queue.push_back(Rtcp::SourceDescription(spares.cname(2.into(), "b")));
+        let mut buf = vec![0; 1200];
+        let mut seen = Vec::new();
+        let n = Rtcp::write_packet_pruning(&mut queue, &mut buf, |fb, written| {
+            seen.push((fb, written))
+        });
+        assert!(n > 0 && queue.is_empty());
+        // One written with both descriptions, one emptied by merging.
+        assert_eq!(seen.len(), 2);
+        assert!(seen.iter().any(|(fb, written)| !written && fb.is_empty()));
+        assert!(seen.iter().any(|(fb, written)| *written
+            && matches!(fb, Rtcp::SourceDescription(d) if d.reports.len() == 2)));
+    }
 
     #[test]
     fn padding_of_rtcp() {

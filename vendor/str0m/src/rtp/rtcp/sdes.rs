@@ -11,6 +11,55 @@ pub struct Descriptions {
     pub reports: Box<ReportList<Sdes>>,
 }
 
+/// funkraum patch: the parts of source descriptions sent, for the next
+/// ones. Every sender report carries one (the CNAME of its stream) in a
+/// boxed 31-entry list of about 31 KB and a `String`: two allocations,
+/// and the box filled, per sender report.
+#[derive(Debug, Default)]
+pub(crate) struct SdesSpares {
+    lists: Vec<Box<ReportList<Sdes>>>,
+    texts: Vec<String>,
+}
+
+impl SdesSpares {
+    /// Lists and texts kept at most (a few reports' worth).
+    const MAX_KEPT: usize = 16;
+
+    /// Source descriptions of one SSRC with its CNAME, in kept parts
+    /// where there are some.
+    pub(crate) fn cname(&mut self, ssrc: Ssrc, cname: &str) -> Descriptions {
+        let mut text = self.texts.pop().unwrap_or_default();
+        text.push_str(cname);
+        let mut s = Sdes {
+            ssrc,
+            values: ReportList::new(),
+        };
+        s.values.push((SdesType::CNAME, text));
+        let mut reports = self
+            .lists
+            .pop()
+            .unwrap_or_else(|| Box::new(ReportList::new()));
+        reports.push(s);
+        Descriptions { reports }
+    }
+
+    /// Keeps the parts of descriptions sent (or emptied by merging).
+    pub(crate) fn recycle(&mut self, mut descriptions: Descriptions) {
+        let texts = &mut self.texts;
+        descriptions.reports.drain_each(|mut sdes| {
+            sdes.values.drain_each(|(_, mut text)| {
+                if texts.len() < Self::MAX_KEPT {
+                    text.clear();
+                    texts.push(text);
+                }
+            })
+        });
+        if self.lists.len() < Self::MAX_KEPT {
+            self.lists.push(descriptions.reports);
+        }
+    }
+}
+
 /// A single source description (SDES).
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +334,45 @@ impl<'a> TryFrom<&'a [u8]> for Sdes {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    /// What str0m built for every sender report before the kept parts.
+    fn fresh(ssrc: Ssrc, cname: &str) -> Descriptions {
+        let mut s = Sdes {
+            ssrc,
+            values: ReportList::new(),
+        };
+        s.values.push((SdesType::CNAME, cname.to_string()));
+        let mut d = Descriptions {
+            reports: Box::new(ReportList::new()),
+        };
+        d.reports.push(s);
+        d
+    }
+
+    #[test]
+    fn funkraum_descriptions_in_kept_parts_are_the_same() {
+        let mut spares = SdesSpares::default();
+        let first = spares.cname(1.into(), "a-rather-long-cname-of-the-first");
+        assert_eq!(first, fresh(1.into(), "a-rather-long-cname-of-the-first"));
+
+        // Merged: the second's entry moves into the first, which is written;
+        // both come back, one of them empty.
+        let mut second = spares.cname(2.into(), "b");
+        let mut merged = first.clone();
+        merged
+            .reports
+            .append_all_possible(&mut second.reports, 1000);
+        assert_eq!(merged.reports.len(), 2);
+        spares.recycle(merged);
+        spares.recycle(second);
+        assert_eq!((spares.lists.len(), spares.texts.len()), (2, 2));
+        assert!(spares.texts.iter().all(String::is_empty));
+
+        // Built again from them: the same as fresh ones, old text gone.
+        assert_eq!(spares.cname(3.into(), "c"), fresh(3.into(), "c"));
+        assert_eq!(spares.cname(4.into(), "dd"), fresh(4.into(), "dd"));
+        assert_eq!((spares.lists.len(), spares.texts.len()), (0, 0));
+    }
 
     #[test]
     fn computed_and_write_to_equal() {
