@@ -3,6 +3,7 @@
 //!
 //!   cargo bench --bench alloc                # 10 publishers, 6 packets/frame
 //!   cargo bench --bench alloc -- 25 2        # participants, packets per frame
+//!   cargo bench --bench alloc -- 10 2 20     # … and seconds per measured span
 //!
 //! A room of simulated str0m participants (`funkraum::sfu::rig`) runs
 //! around the sans-IO core in simulated time; every participant publishes
@@ -34,13 +35,17 @@ fn main() {
         .collect();
     let participants: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10);
     let packets_per_frame: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(6);
+    // A longer span than the default 10 s: run under a heap profiler twice
+    // with two lengths, and what differs per allocation site is what the
+    // steady state allocates there (the joins and warm-up are the same).
+    let measured_secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
     let count = || GLOBAL.stats().allocations as u64;
 
     let mut rig = funkraum::sfu::rig::Rig::new(participants, packets_per_frame);
     // Warm-up: connect, negotiate, first keyframes, then steady state.
     rig.run(Duration::from_secs(6), &count);
     let forwarded_before = rig.forwarded();
-    let measured = Duration::from_secs(10);
+    let measured = Duration::from_secs(measured_secs);
     let allocations = rig.run(measured, &count);
     let forwarded = rig.forwarded() - forwarded_before;
     let expected = participants

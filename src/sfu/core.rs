@@ -851,16 +851,23 @@ impl SfuCore {
             if self.to_negotiate.is_empty() && self.to_allocate.is_empty() {
                 break;
             }
-            let due = std::mem::take(&mut self.to_negotiate);
-            for pid in due {
+            // The lists are taken while their work may queue more, and
+            // given back with that appended: their buffers are kept (every
+            // speaker tick queues every participant for allocation).
+            let mut due = std::mem::take(&mut self.to_negotiate);
+            for pid in due.drain(..) {
                 self.negotiate(pid, now, net);
             }
+            due.append(&mut self.to_negotiate);
+            self.to_negotiate = due;
             let mut due = std::mem::take(&mut self.to_allocate);
             due.sort_unstable();
             due.dedup();
-            for pid in due {
+            for pid in due.drain(..) {
                 self.allocate(pid, now, net);
             }
+            due.append(&mut self.to_allocate);
+            self.to_allocate = due;
         }
     }
 

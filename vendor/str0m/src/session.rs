@@ -34,8 +34,8 @@ use crate::rtp_::SeqNo;
 use crate::rtp_::SeqNoWindow;
 use crate::rtp_::{Bitrate, ExtensionMap, Goodbye, Mid, ReportList, Rtcp, RtcpFb};
 use crate::rtp_::{Dlrr, DlrrItem, ExtendedReport, ReportBlock};
+use crate::rtp_::{RtcpSpares, TwccRecvRegister, TwccSendRegister};
 use crate::rtp_::{RtpHeader, SessionId, TwccPacketId, extend_u16};
-use crate::rtp_::{SdesSpares, TwccRecvRegister, TwccSendRegister};
 use crate::rtp_::{SrtpContext, Ssrc};
 use crate::stats::StatsSnapshot;
 use crate::streams::{Payload, PayloadPool, RtpPacket, StreamTimeoutConfig, Streams};
@@ -122,8 +122,12 @@ pub(crate) struct Session {
     feedback_rx_reports: Vec<RtcpFb>,
     /// funkraum patch: buffers of received RTP payloads, used again.
     payload_pool: PayloadPool,
-    /// funkraum patch: parts of the sender reports' SDES, used again.
-    sdes_spares: SdesSpares,
+    /// funkraum patch: the lists and texts of RTCP sent (SDES, XR), used
+    /// again for the next reports.
+    sent_spares: RtcpSpares,
+    /// funkraum patch: the lists and texts of RTCP received, for the next
+    /// reports parsed.
+    received_spares: RtcpSpares,
 
     // Next packet for RtpPacket event.
     pending_packet: Option<RtpPacket>,
@@ -230,7 +234,8 @@ impl Session {
             feedback_plain_rx: Vec::new(),
             feedback_rx_reports: Vec::new(),
             payload_pool: PayloadPool::default(),
-            sdes_spares: SdesSpares::default(),
+            sent_spares: RtcpSpares::default(),
+            received_spares: RtcpSpares::default(),
             pending_packet: None,
             media_bytes_rx: 0,
             media_bytes_tx: 0,
@@ -324,7 +329,7 @@ impl Session {
                 intervals: self.intervals,
             },
             &mut self.feedback_tx,
-            &mut self.sdes_spares,
+            &mut self.sent_spares,
         );
 
         // Flush any pending RRTRs as a DLRR alongside the Sender Report compound packet.
@@ -338,24 +343,25 @@ impl Session {
                 .any(|r| matches!(r, Rtcp::SenderReport(_)))
         {
             let n = self.pending_rrtrs.len().min(MAX_DLRR_PER_REPORT);
-            let items: Vec<DlrrItem> = self
-                .pending_rrtrs
-                .drain(..n)
-                .map(|(ssrc, rrtr)| {
-                    let delay = now.saturating_duration_since(rrtr.received_at);
-                    let last_rr_delay = ((delay.as_micros() * 65_536) / 1_000_000) as u32;
-                    DlrrItem {
-                        ssrc,
-                        last_rr_time: rrtr.lrr,
-                        last_rr_delay,
-                    }
-                })
-                .collect();
+            // funkraum patch: in lists kept from reports sent before.
+            let spares = &mut self.sent_spares.xr;
+            let mut items = spares.items();
+            items.extend(self.pending_rrtrs.drain(..n).map(|(ssrc, rrtr)| {
+                let delay = now.saturating_duration_since(rrtr.received_at);
+                let last_rr_delay = ((delay.as_micros() * 65_536) / 1_000_000) as u32;
+                DlrrItem {
+                    ssrc,
+                    last_rr_time: rrtr.lrr,
+                    last_rr_delay,
+                }
+            }));
+            let mut blocks = spares.blocks();
+            blocks.push(ReportBlock::Dlrr(Dlrr { items }));
 
             self.feedback_tx
                 .push_back(Rtcp::ExtendedReport(ExtendedReport {
                     ssrc: sender_ssrc,
-                    blocks: vec![ReportBlock::Dlrr(Dlrr { items })],
+                    blocks,
                 }));
         }
 
@@ -945,7 +951,8 @@ impl Session {
         srtp.unprotect_rtcp_into(buf, unprotected)?;
 
         let twcc_buffers = self.twcc_tx_register.spare_buffers();
-        Rtcp::read_packet_into(unprotected, &mut self.feedback_rx, twcc_buffers);
+        let spares = &mut self.received_spares;
+        Rtcp::read_packet_into(unprotected, &mut self.feedback_rx, twcc_buffers, spares);
         let mut need_configure_pacer = false;
         let mut may_move_timeout = false;
 
@@ -957,7 +964,7 @@ impl Session {
 
         // funkraum patch: the reports collected into a kept buffer.
         let mut reports = std::mem::take(&mut self.feedback_rx_reports);
-        RtcpFb::from_rtcp_into(self.feedback_rx.drain(..), &mut reports);
+        RtcpFb::from_rtcp_keeping(self.feedback_rx.drain(..), &mut reports, spares);
         for fb in reports.drain(..) {
             if let RtcpFb::AppSpecificFeedback(asf) = fb {
                 self.pending_app_feedback = Some(AppSpecificFeedback {
@@ -1011,6 +1018,17 @@ impl Session {
 
             if let RtcpFb::DlrrItem(dlrr) = fb {
                 self.streams.handle_dlrr(now, dlrr);
+                continue;
+            }
+
+            // funkraum patch: a description's texts are kept for the next
+            // ones parsed, a CNAME the stream already has too.
+            if let RtcpFb::SourceDescription(sdes) = fb {
+                let spares = &mut self.received_spares.sdes;
+                match self.streams.stream_rx(&sdes.ssrc) {
+                    Some(stream) => stream.handle_sdes(sdes, |text| spares.keep_text(text)),
+                    None => spares.keep_texts_of(sdes),
+                }
                 continue;
             }
 
@@ -1248,7 +1266,7 @@ impl Session {
 
         let mut raw_packets = self.raw_packets.as_mut();
         let twcc_rx_register = &mut self.twcc_rx_register;
-        let sdes_spares = &mut self.sdes_spares;
+        let sent_spares = &mut self.sent_spares;
         // funkraum patch: what is written or merged away gives its buffers
         // back for the next reports.
         let sink = move |fb, written| match fb {
@@ -1258,7 +1276,8 @@ impl Session {
                 }
             }
             Rtcp::Twcc(twcc) => twcc_rx_register.recycle(twcc),
-            Rtcp::SourceDescription(descriptions) => sdes_spares.recycle(descriptions),
+            Rtcp::SourceDescription(descriptions) => sent_spares.sdes.recycle(descriptions),
+            Rtcp::ExtendedReport(xr) => sent_spares.xr.keep_blocks(xr.blocks),
             _ => {}
         };
 

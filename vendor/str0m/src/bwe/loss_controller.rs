@@ -263,7 +263,10 @@ impl LossController {
         let mut best_candidate = self.current_estimate;
         let mut objective_max = f64::MIN;
 
-        for candidate in self.get_candidates().iter_mut() {
+        // funkraum patch: the candidates in a fixed array (two `Vec`s per
+        // TWCC report before).
+        let (mut candidates, count) = self.get_candidates();
+        for candidate in candidates[..count].iter_mut() {
             self.newtons_method_update(candidate);
 
             let candidate_objective = self.get_objective(candidate);
@@ -504,26 +507,31 @@ impl LossController {
         true
     }
 
-    fn get_candidates(&self) -> Vec<ChannelParameters> {
-        let mut bandwidths = vec![];
+    fn get_candidates(&self) -> ([ChannelParameters; MAX_CANDIDATES], usize) {
+        let mut bandwidths = [0_f64; MAX_CANDIDATES];
+        let mut count = 0;
+        let mut push = |bandwidth: f64| {
+            bandwidths[count] = bandwidth;
+            count += 1;
+        };
 
         let current = self.current_estimate.loss_limited_bandwidth;
 
         for factor in self.config.candidate_factor.iter() {
-            bandwidths.push(factor * current.as_f64());
+            push(factor * current.as_f64());
         }
 
         if self.delay_based_estimate.is_valid()
             && self.config.append_delay_based_estimate_candidate
             && self.delay_based_estimate > current
         {
-            bandwidths.push(self.delay_based_estimate.as_f64());
+            push(self.delay_based_estimate.as_f64());
         }
 
         let candidate_bandwidth_upper_bound = self.get_candidate_bandwidth_upper_bound().as_f64();
 
         if self.config.append_acknowledged_rate_candidate && self.acknowledged_bitrate.is_valid() {
-            bandwidths.push(
+            push(
                 (self.acknowledged_bitrate * self.config.bandwidth_backoff_lower_bound_factor)
                     .as_f64(),
             );
@@ -533,16 +541,15 @@ impl LossController {
             && self.delay_based_estimate.is_valid()
             && self.delay_based_estimate > current
         {
-            bandwidths.push(
+            push(
                 (self.delay_based_estimate * self.config.bandwidth_backoff_lower_bound_factor)
                     .as_f64(),
             );
         }
 
-        let mut candidates = Vec::with_capacity(bandwidths.len());
+        let mut candidates = [self.current_estimate; MAX_CANDIDATES];
 
-        for bandwidth in bandwidths.iter_mut() {
-            let mut candidate = self.current_estimate;
+        for (bandwidth, candidate) in bandwidths[..count].iter().zip(candidates.iter_mut()) {
             candidate.loss_limited_bandwidth = if self.config.trendline_integration_enabled {
                 bandwidth.min(candidate_bandwidth_upper_bound).into()
             } else {
@@ -555,11 +562,10 @@ impl LossController {
                     )
                     .into()
             };
-            candidate.inherent_loss = self.get_feasible_inherent_loss(&candidate);
-            candidates.push(candidate);
+            candidate.inherent_loss = self.get_feasible_inherent_loss(candidate);
         }
 
-        candidates
+        (candidates, count)
     }
 
     fn newtons_method_update(&self, channel_parameters: &mut ChannelParameters) {
@@ -1004,6 +1010,11 @@ impl PartialObservation {
         self.lost_size += summary.lost_size;
     }
 }
+
+/// funkraum patch: at most the three candidate factors and three more
+/// (the delay-based estimate, the acknowledged rate backed off, the
+/// delay-based estimate backed off).
+const MAX_CANDIDATES: usize = 6;
 
 /// An estimate derived from some candidate.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,7 @@ use crate::packet::Vp8Patch;
 use crate::rtp_::MidRid;
 use crate::rtp_::Ssrc;
 use crate::rtp_::{Bitrate, Pt};
-use crate::rtp_::{DlrrItem, Rtcp, RtcpFb, RtpHeader, SdesSpares};
+use crate::rtp_::{DlrrItem, Rtcp, RtcpFb, RtcpSpares, RtpHeader};
 use crate::rtp_::{MediaTime, SenderInfo};
 use crate::rtp_::{Mid, Rid, SeqNo};
 use crate::util::already_happened;
@@ -436,7 +436,7 @@ impl Streams {
         medias: &[Media],
         config: StreamTimeoutConfig<'_>,
         feedback: &mut VecDeque<Rtcp>,
-        sdes_spares: &mut SdesSpares,
+        spares: &mut RtcpSpares,
     ) {
         let StreamTimeoutConfig { codecs, intervals } = config;
 
@@ -453,7 +453,7 @@ impl Streams {
 
             // All StreamRx belonging to the same Mid are reported together.
             if self.mids_to_report.contains(&stream.mid()) {
-                stream.create_rr_and_update(now, sender_ssrc, feedback);
+                stream.create_rr_and_update(now, sender_ssrc, feedback, &mut spares.xr);
             }
 
             if do_nack {
@@ -475,7 +475,7 @@ impl Streams {
 
             // All StreamTx belonging to the same Mid are reported together.
             if self.mids_to_report.contains(&mid) {
-                stream.create_sr_and_update(now, feedback, sdes_spares);
+                stream.create_sr_and_update(now, feedback, &mut spares.sdes);
             }
 
             // Finding the first (main) PT that also has RTX for the Media is expensive,

@@ -8,7 +8,7 @@ use crate::rtp_::MidRid;
 use crate::rtp_::SeqNoWindow;
 use crate::rtp_::{Bitrate, DlrrItem, ExtendedReport, extend_u32};
 use crate::rtp_::{Fir, FirEntry, Frequency, MediaTime, Remb};
-use crate::rtp_::{Mid, Pli, Pt, ReceiverReport};
+use crate::rtp_::{Mid, Pli, Pt, ReceiverReport, Sdes, XrSpares};
 use crate::rtp_::{ReportBlock, ReportList, Rid, Rrtr, Rtcp};
 use crate::rtp_::{RtcpFb, RtpHeader, SenderInfo, SeqNo};
 use crate::rtp_::{SdesType, Ssrc};
@@ -264,30 +264,40 @@ impl StreamRx {
         self.last_receiver_report + intervals.for_audio(self.is_audio())
     }
 
+    /// funkraum patch: a source description, handing the texts not taken
+    /// (or replaced) to `keep`; the same CNAME again keeps the one held.
+    pub(crate) fn handle_sdes(&mut self, mut v: Sdes, mut keep: impl FnMut(String)) {
+        let mut found = false;
+        v.values.drain_each(|(sdes, st)| {
+            if found || sdes != SdesType::CNAME {
+                keep(st);
+                return;
+            }
+            found = true;
+            if st.is_empty() || self.cname.as_deref() == Some(st.as_str()) {
+                // In simulcast, chrome doesn't send the SSRC lines, but
+                // expects us to infer that from rtp headers. It does
+                // however send the SourceDescription RTCP with an empty
+                // string CNAME. ¯\_(ツ)_/¯
+                keep(st);
+                return;
+            }
+
+            // Here we _could_ check CNAME here matches something. But
+            // CNAMEs are a bit unfashionable.
+            if let Some(old) = self.cname.replace(st) {
+                keep(old);
+            }
+        });
+    }
+
     pub(crate) fn handle_rtcp(&mut self, now: Instant, fb: RtcpFb) {
         use RtcpFb::*;
         match fb {
             SenderInfo(v) => {
                 self.set_sender_info(now, v);
             }
-            SourceDescription(v) => {
-                for (sdes, st) in v.values {
-                    if sdes == SdesType::CNAME {
-                        if st.is_empty() {
-                            // In simulcast, chrome doesn't send the SSRC lines, but
-                            // expects us to infer that from rtp headers. It does
-                            // however send the SourceDescription RTCP with an empty
-                            // string CNAME. ¯\_(ツ)_/¯
-                            return;
-                        }
-
-                        // Here we _could_ check CNAME here matches something. But
-                        // CNAMEs are a bit unfashionable.
-                        self.cname = Some(st);
-                        return;
-                    }
-                }
-            }
+            SourceDescription(v) => self.handle_sdes(v, drop),
             DlrrItem(v) => {
                 self.set_dlrr_item(now, v);
             }
@@ -719,6 +729,7 @@ impl StreamRx {
         now: Instant,
         sender_ssrc: Ssrc,
         feedback: &mut VecDeque<Rtcp>,
+        xr_spares: &mut XrSpares,
     ) {
         let mut rr = self.create_receiver_report(now);
         rr.sender_ssrc = sender_ssrc;
@@ -729,7 +740,7 @@ impl StreamRx {
             self.stats.jitter = report.jitter;
         }
 
-        let xr = self.create_extended_receiver_report(now, sender_ssrc);
+        let xr = self.create_extended_receiver_report(now, sender_ssrc, xr_spares);
 
         trace!(
             "Created feedback RR/XR ({:?}): {:?} {:?}",
@@ -781,15 +792,23 @@ impl StreamRx {
         }
     }
 
-    fn create_extended_receiver_report(&self, now: Instant, sender_ssrc: Ssrc) -> ExtendedReport {
+    /// (funkraum patch: in a list kept from reports sent before.)
+    fn create_extended_receiver_report(
+        &self,
+        now: Instant,
+        sender_ssrc: Ssrc,
+        spares: &mut XrSpares,
+    ) -> ExtendedReport {
         // we only want to report our time to measure RTT,
         // the source will answer with Dlrr feedback, allowing us to calculate RTT
         let block = ReportBlock::Rrtr(Rrtr {
             ntp_time: now.to_system_time(),
         });
+        let mut blocks = spares.blocks();
+        blocks.push(block);
         ExtendedReport {
             ssrc: sender_ssrc,
-            blocks: vec![block],
+            blocks,
         }
     }
 

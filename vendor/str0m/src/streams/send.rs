@@ -1097,8 +1097,7 @@ impl StreamTx {
         // CNAME is set on first handle_timeout. No SDES before that.
         // (funkraum patch: built in kept parts, see `SdesSpares`.)
         if let Some(cname) = &self.cname {
-            let ds = sdes_spares.cname(self.ssrc, cname);
-            feedback.push_back(Rtcp::SourceDescription(ds));
+            sdes_spares.queue_cname(feedback, self.ssrc, cname);
         }
 
         // Update timestamp to move time when next is created.

@@ -19,6 +19,7 @@ mod rr;
 pub use rr::{ReceiverReport, ReceptionReport};
 
 mod xr;
+pub(crate) use xr::XrSpares;
 pub use xr::{Dlrr, DlrrItem, ExtendedReport, ReportBlock, Rrtr};
 
 mod sdes;
@@ -97,20 +98,32 @@ pub enum Rtcp {
     AppSpecificFeedback(AppSpecificFeedback),
 }
 
+/// funkraum patch: the lists and texts of RTCP, kept for the next reports
+/// built or parsed (a session has one for what it sends and one for what
+/// it receives; see `XrSpares`, `SdesSpares`).
+#[derive(Debug, Default)]
+pub(crate) struct RtcpSpares {
+    pub(crate) xr: XrSpares,
+    pub(crate) sdes: SdesSpares,
+}
+
 impl Rtcp {
     // funkraum patch: the session reads with `read_packet_into`; this
     // stays for str0m's tests and fuzzing.
     #[allow(dead_code)]
     pub(crate) fn read_packet(buf: &[u8], feedback: &mut VecDeque<Rtcp>) {
-        Rtcp::read_packet_into(buf, feedback, &mut None);
+        Rtcp::read_packet_into(buf, feedback, &mut None, &mut RtcpSpares::default());
     }
 
     /// funkraum patch: `read_packet` that parses a TWCC report into
-    /// `twcc_buffers` when there are some (taking them).
+    /// `twcc_buffers` when there are some (taking them), and extended
+    /// reports and source descriptions into the lists and texts kept in
+    /// `spares`.
     pub(crate) fn read_packet_into(
         buf: &[u8],
         feedback: &mut VecDeque<Rtcp>,
         twcc_buffers: &mut Option<TwccBuffers>,
+        spares: &mut RtcpSpares,
     ) {
         let mut buf = buf;
         loop {
@@ -144,7 +157,7 @@ impl Rtcp {
                 full_length
             };
 
-            match Rtcp::parse(&buf[..unpadded_length], twcc_buffers) {
+            match Rtcp::parse(&buf[..unpadded_length], twcc_buffers, spares) {
                 Ok(v) => feedback.push_back(v),
                 Err(e) => debug!("{}", e),
             }
@@ -462,14 +475,18 @@ impl<'a> TryFrom<&'a [u8]> for Rtcp {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
-        Rtcp::parse(buf, &mut None)
+        Rtcp::parse(buf, &mut None, &mut RtcpSpares::default())
     }
 }
 
 impl Rtcp {
     /// funkraum patch: `try_from`, parsing a TWCC report into
     /// `twcc_buffers` when there are some (taking them).
-    fn parse(buf: &[u8], twcc_buffers: &mut Option<TwccBuffers>) -> Result<Self, &'static str> {
+    fn parse(
+        buf: &[u8],
+        twcc_buffers: &mut Option<TwccBuffers>,
+        spares: &mut RtcpSpares,
+    ) -> Result<Self, &'static str> {
         let header: RtcpHeader = buf.try_into()?;
 
         // By constraining the length, all subparsing can go
@@ -480,7 +497,9 @@ impl Rtcp {
         Ok(match header.rtcp_type() {
             RtcpType::SenderReport => Rtcp::SenderReport(buf.try_into()?),
             RtcpType::ReceiverReport => Rtcp::ReceiverReport(buf.try_into()?),
-            RtcpType::SourceDescription => Rtcp::SourceDescription(buf.try_into()?),
+            RtcpType::SourceDescription => {
+                Rtcp::SourceDescription(Descriptions::parse_into(buf, &mut spares.sdes)?)
+            }
             RtcpType::Goodbye => Rtcp::Goodbye((header.count(), buf).try_into()?),
             RtcpType::ApplicationDefined => return Err("Ignore RTCP type: ApplicationDefined"),
             RtcpType::TransportLayerFeedback => {
@@ -524,7 +543,9 @@ impl Rtcp {
                     }
                 }
             }
-            RtcpType::ExtendedReport => Rtcp::ExtendedReport(buf.try_into()?),
+            RtcpType::ExtendedReport => {
+                Rtcp::ExtendedReport(ExtendedReport::parse_into(buf, &mut spares.xr)?)
+            }
         })
     }
 }
@@ -567,6 +588,159 @@ mod test {
         assert!(seen.iter().any(|(fb, written)| !written && fb.is_empty()));
         assert!(seen.iter().any(|(fb, written)| *written
             && matches!(fb, Rtcp::SourceDescription(d) if d.reports.len() == 2)));
+    }
+
+    /// Sender reports of `n` streams and their CNAMEs, written out: queued
+    /// one descriptions packet per stream as str0m did (`merged` false), or
+    /// merged when queued (`SdesSpares::queue_cname`).
+    fn funkraum_sender_reports_written(n: u32, cname: &str, merged: bool) -> Vec<Vec<u8>> {
+        let mut spares = SdesSpares::default();
+        let mut queue = VecDeque::new();
+        for i in 0..n {
+            queue.push_back(Rtcp::SenderReport(SenderReport {
+                sender_info: SenderInfo {
+                    ssrc: (100 + i).into(),
+                    ntp_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                    rtp_time: MediaTime::from_90khz(i as u64 * 3000),
+                    sender_packet_count: i,
+                    sender_octet_count: 1000 * i,
+                },
+                reports: ReportList::new(),
+            }));
+            let name = format!("{cname}-{i}");
+            if merged {
+                spares.queue_cname(&mut queue, (100 + i).into(), &name);
+            } else {
+                queue.push_back(Rtcp::SourceDescription(
+                    spares.cname((100 + i).into(), &name),
+                ));
+            }
+        }
+        let mut datagrams = Vec::new();
+        while !queue.is_empty() {
+            let mut buf = vec![0; 1128];
+            let len = Rtcp::write_packet_pruning(&mut queue, &mut buf, |fb, _| {
+                if let Rtcp::SourceDescription(d) = fb {
+                    spares.recycle(d)
+                }
+            });
+            assert!(len > 0, "everything queued is written");
+            buf.truncate(len);
+            datagrams.push(buf);
+        }
+        datagrams
+    }
+
+    /// The sender reports' SSRCs and the descriptions' (SSRC, CNAME) in
+    /// the order written.
+    fn funkraum_reports_read(datagrams: &[Vec<u8>]) -> (Vec<Ssrc>, Vec<(Ssrc, String)>) {
+        let (mut reports, mut descriptions) = (Vec::new(), Vec::new());
+        for datagram in datagrams {
+            let mut queue = VecDeque::new();
+            Rtcp::read_packet(datagram, &mut queue);
+            for fb in queue {
+                match fb {
+                    Rtcp::SenderReport(sr) => reports.push(sr.sender_info.ssrc),
+                    Rtcp::SourceDescription(d) => {
+                        for sdes in d.reports.iter() {
+                            let (_, cname) = sdes.values.get(0).unwrap();
+                            descriptions.push((sdes.ssrc, cname.clone()));
+                        }
+                    }
+                    other => panic!("only sender reports and descriptions: {other:?}"),
+                }
+            }
+        }
+        (reports, descriptions)
+    }
+
+    #[test]
+    fn funkraum_descriptions_merged_when_queued_are_written_the_same() {
+        for n in [1, 2, 5, 9, 18, 48, 100] {
+            for cname in ["c", "a-cname-of-thirty-six-characters-xx", &"l".repeat(200)] {
+                let merged = funkraum_sender_reports_written(n, cname, true);
+                let apart = funkraum_sender_reports_written(n, cname, false);
+                let what = format!("{n} streams, CNAMEs of {} bytes", cname.len());
+                // The same reports and descriptions in the same order.
+                let read = funkraum_reports_read(&merged);
+                assert_eq!(read, funkraum_reports_read(&apart), "{what}");
+                assert_eq!((read.0.len(), read.1.len()), (n as usize, n as usize));
+                if n <= 18 && cname.len() < 200 {
+                    // A round of an ordinary session: the same bytes.
+                    assert_eq!(merged, apart, "{what}");
+                } else {
+                    // Merged lists do not split at a datagram's end as single
+                    // descriptions do: at most one datagram more.
+                    assert!(merged.len() <= apart.len() + 1, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn funkraum_received_reports_parsed_into_kept_lists_are_the_same() {
+        // Extended reports (RRTR and DLRR of several sizes) and source
+        // descriptions, parsed into what the reports before left behind.
+        let xr = |items: u32| {
+            Rtcp::ExtendedReport(ExtendedReport {
+                ssrc: 7.into(),
+                blocks: vec![
+                    ReportBlock::Rrtr(Rrtr {
+                        ntp_time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                    }),
+                    ReportBlock::Dlrr(Dlrr {
+                        items: (0..items)
+                            .map(|i| DlrrItem {
+                                ssrc: (200 + i).into(),
+                                last_rr_time: 11 * i,
+                                last_rr_delay: 13 * i,
+                            })
+                            .collect(),
+                    }),
+                ],
+            })
+        };
+        let sdes = |n: u32, text: &str| {
+            let mut spares = SdesSpares::default();
+            let mut d = spares.cname(300.into(), text);
+            for i in 1..n {
+                d.reports
+                    .push(spares.cname_entry((300 + i).into(), &format!("{text}{i}")));
+            }
+            Rtcp::SourceDescription(d)
+        };
+        let compounds = [
+            vec![xr(3), sdes(2, "first")],
+            vec![xr(1), sdes(5, "a-longer-cname-than-before")],
+            vec![xr(6), sdes(1, "x")],
+            vec![xr(0), sdes(3, "")],
+        ];
+        let mut spares = RtcpSpares::default();
+        let mut kept = VecDeque::new();
+        let mut reports = Vec::new();
+        for compound in compounds {
+            let mut queue: VecDeque<Rtcp> = compound.into_iter().collect();
+            let mut buf = vec![0; 1200];
+            let len = Rtcp::write_packet(&mut queue, &mut buf, |_| {});
+            buf.truncate(len);
+
+            let mut fresh = VecDeque::new();
+            Rtcp::read_packet(&buf, &mut fresh);
+            Rtcp::read_packet_into(&buf, &mut kept, &mut None, &mut spares);
+            assert_eq!(kept, fresh);
+            assert_eq!(fresh.len(), 2);
+
+            let fresh: Vec<RtcpFb> = RtcpFb::from_rtcp(fresh).collect();
+            RtcpFb::from_rtcp_keeping(kept.drain(..), &mut reports, &mut spares);
+            assert_eq!(format!("{reports:?}"), format!("{fresh:?}"));
+            for fb in reports.drain(..) {
+                if let RtcpFb::SourceDescription(sdes) = fb {
+                    spares.sdes.keep_texts_of(sdes);
+                }
+            }
+        }
+        // What was emptied is kept, within bounds.
+        assert!(!spares.xr.is_empty() && !spares.sdes.is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use super::{AppSpecificFeedback, DlrrItem, FirEntry, NackEntry, ReceptionReport, Remb};
-use super::{ReportBlock, ReportList, Rrtr, Rtcp, Sdes, SenderInfo, Ssrc, Twcc};
+use super::{ReportBlock, ReportList, Rrtr, Rtcp, RtcpSpares, Sdes, SenderInfo, Ssrc, Twcc};
 
 /// Normalization of [`Rtcp`] so we can deal with one SSRC at a time.
 #[allow(clippy::large_enum_variant)]
@@ -42,6 +42,17 @@ impl RtcpFb {
     /// funkraum patch: `from_rtcp` appending to `q`, a buffer the caller
     /// keeps, instead of a new one for every received compound packet.
     pub fn from_rtcp_into<T: IntoIterator<Item = Rtcp>>(t: T, q: &mut Vec<RtcpFb>) {
+        Self::from_rtcp_keeping(t, q, &mut RtcpSpares::default())
+    }
+
+    /// funkraum patch: `from_rtcp_into` that keeps the lists emptied (of
+    /// extended reports and source descriptions) in `spares` for the next
+    /// ones parsed.
+    pub(crate) fn from_rtcp_keeping<T: IntoIterator<Item = Rtcp>>(
+        t: T,
+        q: &mut Vec<RtcpFb>,
+        spares: &mut RtcpSpares,
+    ) {
         let iter = t.into_iter();
         for pkt in iter {
             match pkt {
@@ -52,18 +63,22 @@ impl RtcpFb {
                 Rtcp::ReceiverReport(v) => {
                     q.extend(v.reports.into_iter().map(RtcpFb::ReceptionReport));
                 }
-                Rtcp::ExtendedReport(v) => {
-                    for block in v.blocks {
+                Rtcp::ExtendedReport(mut v) => {
+                    for block in v.blocks.drain(..) {
                         match block {
                             ReportBlock::Rrtr(b) => q.push(RtcpFb::Rrtr((b, v.ssrc))),
-                            ReportBlock::Dlrr(v) => {
-                                q.extend(v.items.iter().map(|i| RtcpFb::DlrrItem(*i)))
+                            ReportBlock::Dlrr(d) => {
+                                q.extend(d.items.iter().map(|i| RtcpFb::DlrrItem(*i)));
+                                spares.xr.keep_items(d.items);
                             }
                         }
                     }
+                    spares.xr.keep_blocks(v.blocks);
                 }
-                Rtcp::SourceDescription(v) => {
-                    q.extend(v.reports.into_iter().map(RtcpFb::SourceDescription));
+                Rtcp::SourceDescription(mut v) => {
+                    v.reports
+                        .drain_each(|sdes| q.push(RtcpFb::SourceDescription(sdes)));
+                    spares.sdes.keep_list(v.reports);
                 }
                 Rtcp::Goodbye(v) => {
                     q.extend(v.reports.into_iter().map(RtcpFb::Goodbye));

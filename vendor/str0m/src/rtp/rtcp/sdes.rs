@@ -1,8 +1,9 @@
+use std::collections::VecDeque;
 use std::str::from_utf8;
 
 use super::list::private::WordSized;
 use super::{FeedbackMessageType, RtcpType, Ssrc};
-use super::{ReportList, RtcpHeader, RtcpPacket, pad_bytes_to_word};
+use super::{ReportList, Rtcp, RtcpHeader, RtcpPacket, pad_bytes_to_word};
 
 /// Multiple source descriptions (SDES).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,41 +23,108 @@ pub(crate) struct SdesSpares {
 }
 
 impl SdesSpares {
-    /// Lists and texts kept at most (a few reports' worth).
-    const MAX_KEPT: usize = 16;
+    /// Lists kept at most: each is about 31 KB, and sender reports'
+    /// descriptions are put into one list as far as they fit
+    /// (`StreamTx::create_sr_and_update`), so a few serve a whole round.
+    const MAX_LISTS: usize = 4;
+    /// Texts kept at most: one CNAME per stream sent, a few dozen bytes each.
+    const MAX_TEXTS: usize = 64;
+    /// Size up to which descriptions are merged when queued: a quarter of
+    /// a datagram, so that what is merged always fits beside the reports.
+    const PREMERGED_WORDS: usize = 72;
 
     /// Source descriptions of one SSRC with its CNAME, in kept parts
     /// where there are some.
+    #[cfg(test)]
     pub(crate) fn cname(&mut self, ssrc: Ssrc, cname: &str) -> Descriptions {
-        let mut text = self.texts.pop().unwrap_or_default();
-        text.push_str(cname);
+        let mut reports = self.list();
+        reports.push(self.cname_entry(ssrc, cname));
+        Descriptions { reports }
+    }
+
+    /// Queues one SSRC's CNAME for a sender report: into the descriptions
+    /// queued last while that stays small (`PREMERGED_WORDS`), in a new
+    /// one otherwise. Writing would merge them anyway
+    /// (`Rtcp::pack_pruning`); merged when queued, a round of sender
+    /// reports needs a few lists instead of one per stream.
+    pub(crate) fn queue_cname(&mut self, feedback: &mut VecDeque<Rtcp>, ssrc: Ssrc, cname: &str) {
+        let entry = self.cname_entry(ssrc, cname);
+        let queued = feedback.iter_mut().rev().find_map(|fb| match fb {
+            Rtcp::SourceDescription(d) => Some(d),
+            _ => None,
+        });
+        match queued {
+            Some(d)
+                if !d.reports.is_full()
+                    && d.length_words() + entry.word_size() <= Self::PREMERGED_WORDS =>
+            {
+                d.reports.push(entry)
+            }
+            _ => {
+                let mut reports = self.list();
+                reports.push(entry);
+                feedback.push_back(Rtcp::SourceDescription(Descriptions { reports }));
+            }
+        }
+    }
+
+    /// One SSRC's description with its CNAME, in a kept text if there is
+    /// one.
+    pub(crate) fn cname_entry(&mut self, ssrc: Ssrc, cname: &str) -> Sdes {
         let mut s = Sdes {
             ssrc,
             values: ReportList::new(),
         };
-        s.values.push((SdesType::CNAME, text));
-        let mut reports = self
-            .lists
+        s.values.push((SdesType::CNAME, self.text(cname)));
+        s
+    }
+
+    /// An empty list, kept if there is one.
+    fn list(&mut self) -> Box<ReportList<Sdes>> {
+        self.lists
             .pop()
-            .unwrap_or_else(|| Box::new(ReportList::new()));
-        reports.push(s);
-        Descriptions { reports }
+            .unwrap_or_else(|| Box::new(ReportList::new()))
+    }
+
+    /// `value` in a kept `String` if there is one.
+    fn text(&mut self, value: &str) -> String {
+        let mut text = self.texts.pop().unwrap_or_default();
+        text.push_str(value);
+        text
+    }
+
+    /// Keeps a text no longer needed.
+    pub(crate) fn keep_text(&mut self, mut text: String) {
+        if self.texts.len() < Self::MAX_TEXTS {
+            text.clear();
+            self.texts.push(text);
+        }
     }
 
     /// Keeps the parts of descriptions sent (or emptied by merging).
     pub(crate) fn recycle(&mut self, mut descriptions: Descriptions) {
-        let texts = &mut self.texts;
-        descriptions.reports.drain_each(|mut sdes| {
-            sdes.values.drain_each(|(_, mut text)| {
-                if texts.len() < Self::MAX_KEPT {
-                    text.clear();
-                    texts.push(text);
-                }
-            })
-        });
-        if self.lists.len() < Self::MAX_KEPT {
-            self.lists.push(descriptions.reports);
+        descriptions
+            .reports
+            .drain_each(|sdes| self.keep_texts_of(sdes));
+        self.keep_list(descriptions.reports);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lists.is_empty() && self.texts.is_empty()
+    }
+
+    /// Keeps an emptied list.
+    pub(crate) fn keep_list(&mut self, list: Box<ReportList<Sdes>>) {
+        debug_assert!(list.is_empty());
+        if self.lists.len() < Self::MAX_LISTS {
+            self.lists.push(list);
         }
+    }
+
+    /// Keeps the texts of one description.
+    pub(crate) fn keep_texts_of(&mut self, mut sdes: Sdes) {
+        sdes.values.drain_each(|(_, text)| self.keep_text(text));
     }
 }
 
@@ -210,7 +278,16 @@ impl<'a> TryFrom<&'a [u8]> for Descriptions {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
-        let mut reports = ReportList::new();
+        Descriptions::parse_into(buf, &mut SdesSpares::default())
+    }
+}
+
+impl Descriptions {
+    /// funkraum patch: parses into a list and texts kept in `spares`
+    /// where there are some. `TryFrom` built the 31-entry list on the
+    /// stack and moved it into a new box, and a new `String` per value.
+    pub(crate) fn parse_into(buf: &[u8], spares: &mut SdesSpares) -> Result<Self, &'static str> {
+        let mut reports = spares.list();
 
         let mut buf = buf;
 
@@ -223,7 +300,13 @@ impl<'a> TryFrom<&'a [u8]> for Descriptions {
             if buf.len() < 8 {
                 break;
             }
-            let report: Sdes = buf.try_into()?;
+            let report = match Sdes::parse_into(buf, spares) {
+                Ok(report) => report,
+                Err(e) => {
+                    spares.recycle(Descriptions { reports });
+                    return Err(e);
+                }
+            };
 
             let len = report.word_size() * 4;
 
@@ -240,9 +323,7 @@ impl<'a> TryFrom<&'a [u8]> for Descriptions {
             buf = &buf[len..];
         }
 
-        Ok(Descriptions {
-            reports: Box::new(reports),
-        })
+        Ok(Descriptions { reports })
     }
 }
 
@@ -250,6 +331,12 @@ impl<'a> TryFrom<&'a [u8]> for Sdes {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        Sdes::parse_into(buf, &mut SdesSpares::default())
+    }
+}
+
+impl Sdes {
+    fn parse_into(buf: &[u8], spares: &mut SdesSpares) -> Result<Self, &'static str> {
         if buf.len() < 8 {
             return Err("Less than 8 bytes for Sdes");
         }
@@ -318,7 +405,7 @@ impl<'a> TryFrom<&'a [u8]> for Sdes {
             abs += 2;
 
             if let Ok(value) = from_utf8(&buf[..len]) {
-                values.push((stype, value.to_string()));
+                values.push((stype, spares.text(value)));
             } else {
                 // failed to read as utf-8. skip.
             }

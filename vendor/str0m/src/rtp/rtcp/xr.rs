@@ -182,17 +182,77 @@ impl<'a> TryFrom<&'a [u8]> for ExtendedReport {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        ExtendedReport::parse_into(buf, &mut XrSpares::default())
+    }
+}
+
+/// funkraum patch: the lists of extended reports received, for the next
+/// ones. Every received XR was a new `Vec` of blocks (grown from empty)
+/// and every DLRR block another one of items: an SFU receives one or two
+/// per stream and second.
+#[derive(Debug, Default)]
+pub(crate) struct XrSpares {
+    blocks: Vec<Vec<ReportBlock>>,
+    items: Vec<Vec<DlrrItem>>,
+}
+
+impl XrSpares {
+    /// Lists of blocks kept at most: a compound carries an XR for every
+    /// stream received (a list of one RRTR each), a few hundred bytes.
+    const MAX_BLOCKS: usize = 64;
+    /// Lists of DLRR items kept at most (one DLRR per sender report).
+    const MAX_ITEMS: usize = 4;
+
+    /// An empty list of blocks, kept if there is one.
+    pub(crate) fn blocks(&mut self) -> Vec<ReportBlock> {
+        self.blocks.pop().unwrap_or_default()
+    }
+
+    /// An empty list of DLRR items, kept if there is one.
+    pub(crate) fn items(&mut self) -> Vec<DlrrItem> {
+        self.items.pop().unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.blocks.is_empty() && self.items.is_empty()
+    }
+
+    /// Keeps an emptied list of blocks.
+    pub(crate) fn keep_blocks(&mut self, mut blocks: Vec<ReportBlock>) {
+        for block in blocks.drain(..) {
+            if let ReportBlock::Dlrr(dlrr) = block {
+                self.keep_items(dlrr.items);
+            }
+        }
+        if self.blocks.len() < Self::MAX_BLOCKS {
+            self.blocks.push(blocks);
+        }
+    }
+
+    /// Keeps a list of DLRR items, emptied here.
+    pub(crate) fn keep_items(&mut self, mut items: Vec<DlrrItem>) {
+        if self.items.len() < Self::MAX_ITEMS {
+            items.clear();
+            self.items.push(items);
+        }
+    }
+}
+
+impl ExtendedReport {
+    /// funkraum patch: parses into lists kept in `spares` where there are
+    /// some (`TryFrom` parses into new ones).
+    pub(crate) fn parse_into(buf: &[u8], spares: &mut XrSpares) -> Result<Self, &'static str> {
         if buf.len() < 4 {
             return Err("Less than 4 bytes for ExtendedReport");
         }
 
         let ssrc = u32::from_be_bytes(buf[..4].try_into().unwrap()).into();
 
-        let mut blocks: Vec<ReportBlock> = Vec::new();
+        let mut blocks: Vec<ReportBlock> = spares.blocks();
         let mut buf = &buf[4..];
 
-        while let Ok(block) = buf.try_into() {
-            let block: ReportBlock = block;
+        while let Ok(block) = ReportBlock::parse_into(buf, spares) {
             let len = block.len();
             blocks.push(block);
             // A block's reported len may exceed the remaining bytes for a
@@ -212,6 +272,12 @@ impl<'a> TryFrom<&'a [u8]> for ReportBlock {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        ReportBlock::parse_into(buf, &mut XrSpares::default())
+    }
+}
+
+impl ReportBlock {
+    fn parse_into(buf: &[u8], spares: &mut XrSpares) -> Result<Self, &'static str> {
         if buf.is_empty() {
             return Err("not enough data");
         }
@@ -223,7 +289,7 @@ impl<'a> TryFrom<&'a [u8]> for ReportBlock {
                 Ok(Self::Rrtr(block))
             }
             5 => {
-                let block = Dlrr::try_from(buf)?;
+                let block = Dlrr::parse_into(buf, spares)?;
                 Ok(Self::Dlrr(block))
             }
             _ => Err("unknown block type"),
@@ -250,6 +316,12 @@ impl<'a> TryFrom<&'a [u8]> for Dlrr {
     type Error = &'static str;
 
     fn try_from(buf: &'a [u8]) -> Result<Self, Self::Error> {
+        Dlrr::parse_into(buf, &mut XrSpares::default())
+    }
+}
+
+impl Dlrr {
+    fn parse_into(buf: &[u8], spares: &mut XrSpares) -> Result<Self, &'static str> {
         if buf.len() < 4 {
             return Err("Less than 4 bytes for Dlrr");
         }
@@ -257,7 +329,9 @@ impl<'a> TryFrom<&'a [u8]> for Dlrr {
         let words_per_block = 3;
         let blocks = u16::from_be_bytes(buf[2..4].try_into().unwrap()) / words_per_block;
 
-        let mut items: Vec<DlrrItem> = Vec::with_capacity(blocks as usize);
+        let mut items: Vec<DlrrItem> = spares.items();
+        // At most what the buffer holds: the count is the sender's word.
+        items.reserve((blocks as usize).min(buf.len() / 12));
 
         // move on after the header
         let mut buf = &buf[4..];
