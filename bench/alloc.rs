@@ -64,7 +64,7 @@ fn main() {
         std::process::exit(1);
     }
     println!(
-        "allocations per forwarded packet: {:.3}",
+        "allocations per forwarded packet: {:.5}",
         allocations as f64 / forwarded as f64
     );
     // A growing `Vec` or `VecDeque` reallocates: a heap operation too,
@@ -74,7 +74,7 @@ fn main() {
     let grown = rig.run(measured, &reallocations);
     let forwarded = rig.forwarded() - forwarded_before;
     println!(
-        "reallocations per forwarded packet: {:.3} ({grown} inside the SFU core)",
+        "reallocations per forwarded packet: {:.5} ({grown} inside the SFU core)",
         grown as f64 / forwarded as f64
     );
     let cpu_nanos = || {

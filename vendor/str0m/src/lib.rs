@@ -1569,9 +1569,12 @@ impl Rtc {
 
     /// funkraum patch: gives a sent datagram's buffer back (from
     /// [`Output::Transmit`], after its contents went to the socket), so the
-    /// next RTP packets are protected into it instead of a new allocation.
+    /// next STUN reply or RTP packet is written into it instead of a new
+    /// allocation.
     pub fn recycle_datagram(&mut self, datagram: net::DatagramSend) {
-        self.session.recycle_datagram(datagram.into());
+        if let Some(datagram) = self.ice.recycle_buffer(datagram.into()) {
+            self.session.recycle_datagram(datagram);
+        }
     }
 
     /// Poll the `Rtc` instance for output. Output can be three things, something to _Transmit_
