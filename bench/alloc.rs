@@ -7,8 +7,9 @@
 //!
 //! A room of simulated str0m participants (`funkraum::sfu::rig`) runs
 //! around the sans-IO core in simulated time; every participant publishes
-//! audio and video and receives everyone else. After a warm-up (ICE, DTLS,
-//! negotiation, the first keyframes, buffers grown to their steady size)
+//! audio and video and receives everyone else. After a warm-up of 12 s (ICE,
+//! DTLS, negotiation, the first keyframes, the first consent checks, buffers
+//! grown to their steady size)
 //! the global allocator counts the allocations made inside the core's calls
 //! (the clients' own work is left out) over a measured span, divided by
 //! the RTP packets the core forwarded in it; a second span counts
@@ -42,8 +43,12 @@ fn main() {
     let count = || GLOBAL.stats().allocations as u64;
 
     let mut rig = funkraum::sfu::rig::Rig::new(participants, packets_per_frame);
-    // Warm-up: connect, negotiate, first keyframes, then steady state.
-    rig.run(Duration::from_secs(6), &count);
+    // Warm-up: connect, negotiate, first keyframes, then until every
+    // kept buffer has been used once: the last are those of the first
+    // STUN consent checks answered, a few seconds after the connection is
+    // up (6 s of warm-up left one allocation per participant in the
+    // measured span).
+    rig.run(Duration::from_secs(12), &count);
     let forwarded_before = rig.forwarded();
     let measured = Duration::from_secs(measured_secs);
     let allocations = rig.run(measured, &count);

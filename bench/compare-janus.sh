@@ -24,6 +24,9 @@
 # NICE unless given: e.g. 0 lets both servers take the CPU before the
 # generator, so the in-server latency is less the generator's).
 set -euo pipefail
+# No core files in the caller's directory: Janus 1.1.2 crashed once when
+# stopped after a finished run and left one there.
+ulimit -c 0
 # A session of its own: its scheduling group is only this benchmark.
 if [ -z "${FKBENCH_SESSION:-}" ]; then
     FKBENCH_SESSION=1 exec setsid --wait "$0" "$@"

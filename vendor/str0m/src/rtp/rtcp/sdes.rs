@@ -29,9 +29,11 @@ impl SdesSpares {
     const MAX_LISTS: usize = 4;
     /// Texts kept at most: one CNAME per stream sent, a few dozen bytes each.
     const MAX_TEXTS: usize = 64;
-    /// Size up to which descriptions are merged when queued: a quarter of
-    /// a datagram, so that what is merged always fits beside the reports.
-    const PREMERGED_WORDS: usize = 72;
+    /// Size up to which descriptions are merged when queued: under half
+    /// of a datagram (about 280 words at str0m's MTU), so that what is
+    /// merged always fits beside some reports. With 16-character CNAMEs
+    /// that is 21 per list, 3 lists for a round of 48 streams.
+    const PREMERGED_WORDS: usize = 128;
 
     /// Source descriptions of one SSRC with its CNAME, in kept parts
     /// where there are some.
