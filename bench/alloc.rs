@@ -4,6 +4,7 @@
 //!   cargo bench --bench alloc                # 10 publishers, 6 packets/frame
 //!   cargo bench --bench alloc -- 25 2        # participants, packets per frame
 //!   cargo bench --bench alloc -- 10 2 20     # … and seconds per measured span
+//!   cargo bench --bench alloc -- 25 2 10 1   # … and milliseconds per batch
 //!
 //! A room of simulated str0m participants (`funkraum::sfu::rig`) runs
 //! around the sans-IO core in simulated time; every participant publishes
@@ -40,9 +41,13 @@ fn main() {
     // with two lengths, and what differs per allocation site is what the
     // steady state allocates there (the joins and warm-up are the same).
     let measured_secs: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+    // The core gets the clients' datagrams in batches of this many
+    // milliseconds (5 by default; the media thread under load: about 1).
+    let step_ms: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5);
     let count = || GLOBAL.stats().allocations as u64;
 
     let mut rig = funkraum::sfu::rig::Rig::new(participants, packets_per_frame);
+    rig.set_step(Duration::from_millis(step_ms));
     // Warm-up: connect, negotiate, first keyframes, then until every
     // kept buffer has been used once: the last are those of the first
     // STUN consent checks answered, a few seconds after the connection is
@@ -59,7 +64,7 @@ fn main() {
         * measured.as_secs() as usize;
     println!(
         "{participants} participants, {packets_per_frame} video packets per frame, \
-         {}s of simulated time",
+         {}s of simulated time in batches of {step_ms} ms",
         measured.as_secs()
     );
     println!("forwarded RTP packets: {forwarded} (expected {expected})");
