@@ -781,8 +781,10 @@ impl SfuCore {
     /// packets leave on the next `Timeout` input), so the drain can wait
     /// until the batch of datagrams being handled is done. The subscriber
     /// is made due now; `handle_timeout` gives it one `Timeout` and one
-    /// drain for everything written in the batch. Panics are contained as
-    /// in [`Self::mutate`].
+    /// drain for everything written in the batch. Written through
+    /// `Rtc::write_rtp` (patched str0m), that timeout only stamps the
+    /// written packets and asks the pacer, unless something else in the
+    /// `Rtc` is due. Panics are contained as in [`Self::mutate`].
     fn write<R>(
         &mut self,
         pid: ParticipantId,
@@ -1017,12 +1019,9 @@ impl SfuCore {
             return;
         };
         let ssrc = packet.header.ssrc;
-        let Some((mid, rid)) = p
-            .rtc
-            .direct_api()
-            .stream_rx(&ssrc)
-            .map(|s| (s.mid(), s.rid()))
-        else {
+        // Read-only (patched str0m): the direct API's `stream_rx` counts as
+        // a change and would make the publisher's next timeout a whole one.
+        let Some((mid, rid)) = p.rtc.stream_rx_ids(ssrc) else {
             return;
         };
         let hold = p.hold;
@@ -1104,14 +1103,6 @@ impl SfuCore {
             // Queued only: the subscriber's `Rtc` is drained once per batch
             // of datagrams, in `handle_timeout`, not once per copy.
             let wrote = self.write(sid, now, |s| {
-                let mut api = s.rtc.direct_api();
-                let tx = match out_ssrc {
-                    Some(ssrc) => api.stream_tx(&ssrc).filter(|tx| tx.mid() == out_mid),
-                    None => api.stream_tx_by_mid(out_mid, None),
-                };
-                let Some(tx) = tx else {
-                    return false;
-                };
                 let mut write = RtpWrite::new(
                     out_pt,
                     mapped.seq,
@@ -1125,8 +1116,19 @@ impl SfuCore {
                 if let Some(patch) = mapped.patch {
                     write = write.vp8_patch(patch);
                 }
-                tx.write_rtp(write);
-                true
+                match out_ssrc {
+                    // Patched str0m: the subscriber's next timeout then does
+                    // only what the written streams need, unless something
+                    // else in its `Rtc` is due (`Rtc::write_rtp`).
+                    Some(ssrc) => s.rtc.write_rtp(ssrc, out_mid, write),
+                    None => match s.rtc.direct_api().stream_tx_by_mid(out_mid, None) {
+                        Some(tx) => {
+                            tx.write_rtp(write);
+                            true
+                        }
+                        None => false,
+                    },
+                }
             });
             if wrote == Some(true) {
                 sent += 1;

@@ -158,6 +158,11 @@ pub(crate) struct Readiness {
     /// walks the session's event sources once instead of n + 1 times; in
     /// an SFU that walk visits every stream of the subscriber.
     session_events: bool,
+    /// funkraum patch: the `Rtc` was drained to a timeout and since then
+    /// only RTP was written through `Rtc::write_rtp`: `cached_timeout`
+    /// is still when anything else in it is due. Any other mutation takes
+    /// a `wake` guard, which clears it.
+    only_writes: bool,
 }
 
 impl Readiness {
@@ -167,6 +172,7 @@ impl Readiness {
             events: true,
             timeout: true,
             session_events: true,
+            only_writes: false,
         }
     }
 
@@ -195,8 +201,27 @@ impl Readiness {
         self.timeout = false;
     }
 
+    /// funkraum patch: see `only_writes`. Called when a drain reached its
+    /// timeout.
+    pub(crate) fn set_drained(&mut self) {
+        self.only_writes = true;
+    }
+
+    pub(crate) fn only_writes(&self) -> bool {
+        self.only_writes
+    }
+
+    /// funkraum patch: RTP was written (`Rtc::write_rtp`): the pipeline
+    /// must be walked and the timeout recomputed, but the session's events
+    /// need no walk (a write queues none) and `only_writes` stays.
+    pub(crate) fn written(&mut self) {
+        self.events = true;
+        self.timeout = true;
+    }
+
     /// Hand out an armed guard for a mutable descent into the tree.
     pub(crate) fn wake(&mut self) -> Wake<'_> {
+        self.only_writes = false;
         Wake {
             readiness: self,
             events: true,
@@ -247,6 +272,7 @@ impl Readiness {
             events: false,
             timeout: false,
             session_events: false,
+            only_writes: false,
         }
     }
 }
@@ -379,6 +405,7 @@ mod tests {
                     events,
                     timeout,
                     session_events: events,
+                    only_writes: false,
                 };
                 {
                     let mut wake = readiness.wake();
@@ -388,6 +415,167 @@ mod tests {
                 assert_eq!(readiness.wants_events(), events);
                 assert_eq!(readiness.wants_timeout(), timeout);
             }
+        }
+    }
+
+    /// funkraum patch: RTP written through `Rtc::write_rtp` leaves as
+    /// through the direct API — the same packets in the same drains —
+    /// although the timeouts after writes then only stamp the written
+    /// packets and refresh the pacer with their queues. (The timeouts
+    /// themselves differ: a whole timeout also runs every timer early,
+    /// which then asks to be woken later, e.g. the bandwidth estimator's
+    /// 25 ms update.)
+    #[test]
+    fn timeouts_after_writes_send_as_whole_timeouts_do() {
+        use crate::rtp_::{SeqNo, Ssrc};
+        use crate::streams::RtpWrite;
+        use std::time::Duration;
+
+        let start = Instant::now();
+        // One stream of each kind: with more, the pacer's choice between
+        // equal queues follows the order of a `HashMap`, which differs
+        // between the two `Rtc`s compared.
+        let streams: [(u32, &str, MediaKind); 2] =
+            [(100, "a", MediaKind::Audio), (101, "v", MediaKind::Video)];
+        let build = |estimate: Bitrate| {
+            let mut rtc = Rtc::builder().enable_bwe(Some(estimate)).build(start);
+            let profile = SrtpProfile::AEAD_AES_128_GCM;
+            let mat = KeyingMaterial::new(&vec![0; profile.keying_material_len()]);
+            rtc.session.set_keying_material(
+                mat,
+                crate::crypto::test_default_provider(),
+                profile,
+                true,
+            );
+            for (ssrc, mid, kind) in streams {
+                rtc.direct_api().declare_media(mid.into(), kind);
+                rtc.direct_api()
+                    .declare_stream_tx(ssrc.into(), None, mid.into(), None);
+            }
+            rtc.send_addr = Some(crate::SendAddr {
+                proto: crate::net::Protocol::Udp,
+                source: "127.0.0.1:1".parse().unwrap(),
+                destination: "127.0.0.1:2".parse().unwrap(),
+            });
+            rtc
+        };
+        // What identifies an RTP datagram without its ciphertext: the
+        // header (SSRC, sequence number, time stamp) and its length.
+        let head = |d: &[u8]| -> Vec<u8> {
+            let mut h = d[..12].to_vec();
+            h.extend_from_slice(&(d.len() as u32).to_be_bytes());
+            h
+        };
+        let is_rtcp = |d: &[u8]| (200..=206).contains(&d[1]);
+
+        let run = |through_rtc: bool, estimate: Bitrate| {
+            let mut rtc = build(estimate);
+            let mut drains = Vec::new();
+            let mut rtcp = 0;
+            let mut due = start;
+            let mut seqs = [0u64; 2];
+            let mut written_only = 0;
+            for ms in 0..10_000u64 {
+                let now = start + Duration::from_millis(ms);
+                let mut wrote = false;
+                for (i, (ssrc, mid, kind)) in streams.into_iter().enumerate() {
+                    // Audio every 20 ms, video a frame of 1-5 packets every
+                    // 33 ms.
+                    let (period, packets, size) = match kind {
+                        MediaKind::Audio => (20, 1, 100),
+                        MediaKind::Video => (33, 1 + (ms / 33) % 5, 1000),
+                    };
+                    if (ms + 7 * i as u64) % period != 0 {
+                        continue;
+                    }
+                    for _ in 0..packets {
+                        seqs[i] += 1;
+                        let write = RtpWrite::new(
+                            96.into(),
+                            SeqNo::from(seqs[i]),
+                            (ms * 90) as u32,
+                            now,
+                            vec![i as u8; size],
+                        )
+                        .nackable(kind == MediaKind::Video);
+                        if through_rtc {
+                            assert!(rtc.write_rtp(Ssrc::from(ssrc), mid.into(), write));
+                        } else {
+                            let mut api = rtc.direct_api();
+                            api.stream_tx(&Ssrc::from(ssrc)).unwrap().write_rtp(write);
+                        }
+                        wrote = true;
+                    }
+                }
+                if !wrote && now < due {
+                    continue;
+                }
+                if rtc.readiness.only_writes() && now < rtc.cached_timeout {
+                    written_only += 1;
+                }
+                rtc.handle_input(Input::Timeout(now)).unwrap();
+                let mut sent = Vec::new();
+                loop {
+                    match rtc.poll_output().unwrap() {
+                        Output::Timeout(t) if t <= now => {
+                            rtc.handle_input(Input::Timeout(now)).unwrap();
+                        }
+                        Output::Timeout(t) => {
+                            due = t;
+                            break;
+                        }
+                        Output::Transmit(t) if is_rtcp(&t.contents) => rtcp += 1,
+                        Output::Transmit(t) => sent.push(head(&t.contents)),
+                        Output::Event(_) => {}
+                    }
+                }
+                if !sent.is_empty() {
+                    sent.sort();
+                    drains.push((ms, sent));
+                }
+            }
+            (drains, rtcp, written_only)
+        };
+
+        // Paced by a high estimate (an SFU's usual case): each packet
+        // leaves when it is written, in the same drain both ways.
+        let (whole, whole_rtcp, none) = run(false, Bitrate::mbps(10));
+        let (written, written_rtcp, written_only) = run(true, Bitrate::mbps(10));
+        assert_eq!(none, 0, "a write through the direct API wakes everything");
+        assert!(
+            written_only > 500,
+            "timeouts after writes only: {written_only}"
+        );
+        let packets: usize = whole.iter().map(|(_, sent)| sent.len()).sum();
+        assert!(packets > 1_000, "{packets} RTP datagrams");
+        for (w, o) in whole.iter().zip(&written) {
+            assert_eq!(w, o, "RTP sent at {} ms", w.0);
+        }
+        assert_eq!(whole.len(), written.len());
+        assert!(whole_rtcp > 0 && written_rtcp > 0);
+
+        // Held back by a low estimate: the pacer's release times follow
+        // when it was asked (its debt is paid down at each decision), and
+        // whole timeouts ask it more often; every packet still leaves once,
+        // at about the same time.
+        let (whole, _, _) = run(false, Bitrate::kbps(400));
+        let (written, _, written_only) = run(true, Bitrate::kbps(400));
+        assert!(written_only > 300, "{written_only}");
+        let sent_at = |drains: &[(u64, Vec<Vec<u8>>)]| {
+            let mut at: Vec<(Vec<u8>, u64)> = drains
+                .iter()
+                .flat_map(|(ms, sent)| sent.iter().map(|h| (h.clone(), *ms)))
+                .collect();
+            at.sort();
+            at
+        };
+        let (whole, written) = (sent_at(&whole), sent_at(&written));
+        assert_eq!(whole.len(), written.len());
+        for ((w, w_ms), (o, o_ms)) in whole.iter().zip(&written) {
+            assert_eq!(w, o);
+            // Within one of the pacer's intervals (40 ms); 15 ms at most
+            // when this was written.
+            assert!(w_ms.abs_diff(*o_ms) <= 40, "{w:?}: {w_ms} / {o_ms} ms");
         }
     }
 }

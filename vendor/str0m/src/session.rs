@@ -19,7 +19,7 @@ use crate::media::Media;
 use crate::media::{KeyframeRequestKind, MID_PROBE};
 use crate::media::{MediaAdded, MediaChanged};
 use crate::pacer::PacerControl;
-use crate::pacer::{Pacer, PacerImpl, PaddingRequest};
+use crate::pacer::{Pacer, PacerImpl, PaddingRequest, QueueState};
 use crate::packet::{RedBlock, RedDecoder, red_same_pt_blocks};
 use crate::poll::Wake;
 use crate::rtp::{Extension, RawPacket};
@@ -110,6 +110,8 @@ pub(crate) struct Session {
 
     // temporary buffer when getting the next (unencrypted) RTP packet from Media line.
     poll_packet_buf: Vec<u8>,
+    /// funkraum patch: kept for `handle_written`.
+    written_states: Vec<QueueState>,
     /// funkraum patch: datagram buffers given back by the API user
     /// (`Rtc::recycle_datagram`), reused for the next protected packets.
     spare_datagrams: Vec<Vec<u8>>,
@@ -229,6 +231,7 @@ impl Session {
             pacer_control: PacerControl::new(),
             last_polled: None,
             poll_packet_buf: vec![0; 2000],
+            written_states: Vec::new(),
             spare_datagrams: Vec::new(),
             feedback_plain: Vec::new(),
             feedback_plain_rx: Vec::new(),
@@ -379,6 +382,35 @@ impl Session {
         }
 
         Ok(())
+    }
+
+    /// funkraum patch: whether a timeout may be only `handle_written`
+    /// (see `Rtc::write_rtp`): after writes (an early timeout without any
+    /// stays whole, as published), not while closing, before SRTP keys,
+    /// or while the pacer probes (its probe queue is refreshed with all).
+    pub fn can_handle_written(&self) -> bool {
+        self.streams.any_written()
+            && !self.rtp_closing
+            && self.srtp_tx.is_some()
+            && self.pacer.active_cluster().is_none()
+            && self.streams.probe_media_is_none()
+    }
+
+    /// funkraum patch: the part of `handle_timeout` that RTP written since
+    /// the last one needs, when nothing else is due (`Rtc::write_rtp`):
+    /// the written packets stamped, the pacer given their queues' states.
+    pub fn handle_written(&mut self, now: Instant) {
+        let mut states = std::mem::take(&mut self.written_states);
+        states.clear();
+        self.streams
+            .handle_written(now, &self.medias, &self.codec_config, &mut states);
+        match self.pacer.handle_written(now, &mut states) {
+            Ok(Some(padding_request)) => self.generate_padding(padding_request),
+            Ok(None) => {}
+            // No probe runs (`can_handle_written`).
+            Err(()) => self.update_queue_state(now, None),
+        }
+        self.written_states = states;
     }
 
     fn handle_timeout_bwe(&mut self, now: Instant) -> Option<(Mid, Pt)> {
@@ -1339,10 +1371,20 @@ impl Session {
         };
         self.last_polled = Some(midrid);
         let stream = self.streams.stream_tx_by_midrid(midrid)?;
-        let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
+        // funkraum patch: where the stream's media was found last time,
+        // checked, before a walk over every media (mids are unique).
+        let mid = stream.mid();
+        let hint = stream.media_hint;
+        let index = match self.medias.get(hint) {
+            Some(m) if m.mid() == mid => Some(hint),
+            _ => self.medias.iter().position(|m| m.mid() == mid),
+        };
+        let Some(index) = index else {
             trace!("Pacer pointed to mid {} which has no media", midrid.mid());
             return None;
         };
+        stream.media_hint = index;
+        let media = &self.medias[index];
         let buf = &mut self.poll_packet_buf;
         let twcc_seq = self.twcc;
 

@@ -182,6 +182,27 @@ impl LeakyBucketPacer {
         self.decide(now)
     }
 
+    /// funkraum patch: `handle_timeout` after only the queues of `states`
+    /// changed (RTP written to them since the last timeout; every other
+    /// queue is as this pacer last saw it), without snapshotting every
+    /// other queue again. The same decisions: those look at the other
+    /// queues' packets, priorities and send times, which only writes and
+    /// sends change, and at the total queue time, kept exact across
+    /// snapshots of different times (`QueueStates::totals`). `Err` when a
+    /// queue is new to it: the caller gives it all of them then.
+    pub(crate) fn handle_written(
+        &mut self,
+        now: Instant,
+        states: &mut Vec<QueueState>,
+    ) -> Result<Option<PaddingRequest>, ()> {
+        if !self.queue_states.update_in_order(states) {
+            return Err(());
+        }
+        self.needs_timeout_before_next_poll = false;
+        self.next_poll_time = None;
+        Ok(self.decide(now))
+    }
+
     /// The decisions of `handle_timeout` once `queue_states` are current.
     fn decide(&mut self, now: Instant) -> Option<PaddingRequest> {
         let elapsed = self.update_handle_time_and_get_elapsed(now);
@@ -565,6 +586,29 @@ impl QueueStates {
         };
         self.count(i, true);
         self.last_updated = i;
+    }
+
+    /// funkraum patch: `update_one` for each of `states` (emptied), which
+    /// come in the order of `self.states` (the session's send streams, as
+    /// `replace_all` got them): one pass, not a search each. False when
+    /// one is not among them; some may be updated then.
+    fn update_in_order(&mut self, states: &mut Vec<QueueState>) -> bool {
+        let mut at = 0;
+        for state in states.drain(..) {
+            let n = self.states.len();
+            // From where the last one was; from the start if out of order.
+            let found = (at..n)
+                .chain(0..at.min(n))
+                .find(|&i| self.states[i].midrid == state.midrid);
+            let Some(i) = found else {
+                return false;
+            };
+            self.count(i, false);
+            self.states[i] = state;
+            self.count(i, true);
+            at = i + 1;
+        }
+        true
     }
 
     /// Adds (or removes) `states[i]` to (from) the bit set and the sums.

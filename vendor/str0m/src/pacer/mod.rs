@@ -70,6 +70,20 @@ impl PacerImpl {
         }
     }
 
+    /// funkraum patch: see `LeakyBucketPacer::handle_written`. `Err` when
+    /// this pacer needs every queue's state (the null pacer, or a written
+    /// queue it has not seen yet).
+    pub fn handle_written(
+        &mut self,
+        now: Instant,
+        states: &mut Vec<QueueState>,
+    ) -> Result<Option<PaddingRequest>, ()> {
+        match self {
+            PacerImpl::LeakyBucket(v) => v.handle_written(now, states),
+            PacerImpl::Null(_) => Err(()),
+        }
+    }
+
     pub fn check_probe_complete(&mut self, now: Instant) -> Option<TwccClusterId> {
         match self {
             PacerImpl::Null(_) => None,

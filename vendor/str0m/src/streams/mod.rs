@@ -158,6 +158,11 @@ pub(crate) struct Streams {
     /// hard cap when selecting RTX cache entries for spurious padding.
     mtu_warn: usize,
     pause_threshold: Duration,
+
+    /// funkraum patch: how many send streams were written through
+    /// `Rtc::write_rtp` since the last timeout (each marked, see
+    /// `Session::handle_written`).
+    written: usize,
 }
 
 /// Delay between cleaning up the RxLookup.
@@ -187,7 +192,62 @@ impl Streams {
             enable_stats,
             mtu_warn,
             pause_threshold,
+            written: 0,
         }
+    }
+
+    /// funkraum patch: see `Rtc::write_rtp`.
+    #[inline]
+    pub(crate) fn write_rtp(&mut self, ssrc: Ssrc, mid: Mid, rtp: RtpWrite) -> bool {
+        let Some(stream) = self.streams_tx.get_mut(&ssrc) else {
+            return false;
+        };
+        if stream.mid() != mid {
+            return false;
+        }
+        stream.write_rtp(rtp);
+        if stream.list_written() {
+            self.written += 1;
+        }
+        true
+    }
+
+    /// funkraum patch: what `handle_timeout` does for the streams written
+    /// since the last timeout (their packets stamped), and their queue
+    /// states for the pacer into `states`, in the order `handle_timeout`
+    /// gives the pacer all of them.
+    pub(crate) fn handle_written(
+        &mut self,
+        now: Instant,
+        medias: &[Media],
+        codecs: &CodecConfig,
+        states: &mut Vec<QueueState>,
+    ) {
+        let mut left = std::mem::take(&mut self.written);
+        for stream in self.streams_tx.values_mut() {
+            if left == 0 {
+                break;
+            }
+            if !stream.unlist_written() {
+                continue;
+            }
+            left -= 1;
+            let mid = stream.mid();
+            let get_media = move || (medias.iter().find(|m| m.mid() == mid).unwrap(), codecs);
+            stream.handle_timeout(now, get_media);
+            states.push(stream.queue_state(now));
+        }
+    }
+
+    /// funkraum patch: whether RTP was written through `Rtc::write_rtp`
+    /// since the last timeout.
+    pub(crate) fn any_written(&self) -> bool {
+        self.written > 0
+    }
+
+    /// funkraum patch: whether the pacer's probe queue is out of play.
+    pub(crate) fn probe_media_is_none(&self) -> bool {
+        self.probe_media.is_none()
     }
 
     pub(crate) fn map_dynamic_by_rid(
@@ -357,6 +417,11 @@ impl Streams {
         }
     }
 
+    /// funkraum patch: see `Rtc::stream_rx_ids`.
+    pub(crate) fn stream_rx_ids(&self, ssrc: Ssrc) -> Option<(Mid, Option<Rid>)> {
+        self.streams_rx.get(&ssrc).map(|s| (s.mid(), s.rid()))
+    }
+
     pub fn stream_rx(&mut self, ssrc: &Ssrc) -> Option<&mut StreamRx> {
         self.streams_rx.get_mut(ssrc)
     }
@@ -484,7 +549,10 @@ impl Streams {
             let get_media = move || (medias.iter().find(|m| m.mid() == mid).unwrap(), codecs);
 
             stream.handle_timeout(now, get_media);
+            // funkraum patch: stamped as if written (`Rtc::write_rtp`).
+            stream.unlist_written();
         }
+        self.written = 0;
 
         if now > self.rx_lookup_at() {
             self.rx_lookup

@@ -178,6 +178,14 @@ pub struct StreamTx {
 
     /// MTU warn threshold; used to cap spurious-padding RTX cache lookups.
     mtu_warn: usize,
+
+    /// funkraum patch: written through `Rtc::write_rtp` since the last
+    /// timeout (counted in `Streams::written`).
+    listed_written: bool,
+
+    /// funkraum patch: the index of this stream's media in the session's
+    /// list when a packet was last sent (`Session::poll_packet`).
+    pub(crate) media_hint: usize,
 }
 
 /// RTP packet data to enqueue on a direct RTP send stream.
@@ -389,6 +397,8 @@ impl StreamTx {
             remote_acked_ssrc: false,
             remote_acked_rtx_ssrc: false,
             mtu_warn,
+            listed_written: false,
+            media_hint: 0,
         }
     }
 
@@ -552,6 +562,17 @@ impl StreamTx {
         };
 
         self.send_queue.push(packet);
+    }
+
+    /// funkraum patch: marks this stream written since the last timeout;
+    /// true when it was not yet (`Streams::write_rtp` counts it once).
+    pub(crate) fn list_written(&mut self) -> bool {
+        !std::mem::replace(&mut self.listed_written, true)
+    }
+
+    /// funkraum patch: unmarks it; whether it was marked.
+    pub(crate) fn unlist_written(&mut self) -> bool {
+        std::mem::replace(&mut self.listed_written, false)
     }
 
     fn padding_enabled(&self) -> bool {
