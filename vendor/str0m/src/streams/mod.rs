@@ -1,5 +1,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt::{self};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -136,7 +137,7 @@ pub(crate) struct Streams {
     last_rx_lookup_cleanup: Instant,
 
     /// All outgoing encoded streams.
-    streams_tx: HashMap<Ssrc, StreamTx>,
+    streams_tx: HashMap<Ssrc, StreamTx, BuildHasherDefault<LocalSsrcHasher>>,
 
     /// Non-media padding source. Its sequence counter survives media changes.
     probe_tx: StreamTx,
@@ -159,10 +160,50 @@ pub(crate) struct Streams {
     mtu_warn: usize,
     pause_threshold: Duration,
 
+    /// funkraum patch: the last mid/rid `stream_tx_by_midrid` looked up
+    /// and the key of `streams_tx` it found (the first in the map's order,
+    /// as its walk does); forgotten when a send stream is added or
+    /// removed. The pacer names its queues by mid/rid, and the session
+    /// looks a stream up twice per packet sent, mostly the same one while
+    /// it sends a frame: a walk over all of them (48 for a subscriber in a
+    /// room of 25) each time before.
+    last_tx_by_midrid: Option<(MidRid, Ssrc)>,
+
     /// funkraum patch: how many send streams were written through
     /// `Rtc::write_rtp` since the last timeout (each marked, see
     /// `Session::handle_written`).
     written: usize,
+}
+
+/// funkraum patch: hashes the keys of the send streams, SSRCs this side
+/// chose at random, with one multiplication instead of SipHash (which
+/// guards maps keyed by what a peer chooses, as the receive streams' are).
+/// The session looks a send stream up for every packet written and twice
+/// for every packet sent.
+#[derive(Default)]
+pub(crate) struct LocalSsrcHasher(u64);
+
+impl Hasher for LocalSsrcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing; the table takes its index from the low bits
+        // and its tag from the high ones, so fold the high half down too.
+        let h = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
 }
 
 /// Delay between cleaning up the RxLookup.
@@ -193,6 +234,7 @@ impl Streams {
             mtu_warn,
             pause_threshold,
             written: 0,
+            last_tx_by_midrid: None,
         }
     }
 
@@ -395,12 +437,16 @@ impl Streams {
         rtx: Option<Ssrc>,
         midrid: MidRid,
     ) -> &mut StreamTx {
+        if !self.streams_tx.contains_key(&ssrc) {
+            self.last_tx_by_midrid = None;
+        }
         self.streams_tx
             .entry(ssrc)
             .or_insert_with(|| StreamTx::new(ssrc, rtx, midrid, self.enable_stats, self.mtu_warn))
     }
 
     pub fn remove_stream_tx(&mut self, ssrc: Ssrc) -> bool {
+        self.last_tx_by_midrid = None;
         self.streams_tx.remove(&ssrc).is_some()
     }
 
@@ -743,7 +789,17 @@ impl Streams {
             self.probe_media?;
             return Some(&mut self.probe_tx);
         }
-        self.streams_tx.values_mut().find(|s| s.is_midrid(midrid))
+        if let Some((last, ssrc)) = self.last_tx_by_midrid {
+            if last == midrid {
+                return self.streams_tx.get_mut(&ssrc);
+            }
+        }
+        let (ssrc, stream) = self
+            .streams_tx
+            .iter_mut()
+            .find(|(_, s)| s.is_midrid(midrid))?;
+        self.last_tx_by_midrid = Some((midrid, *ssrc));
+        Some(stream)
     }
 
     pub(crate) fn stream_rx_by_midrid(&mut self, midrid: MidRid) -> Option<&mut StreamRx> {
@@ -751,6 +807,7 @@ impl Streams {
     }
 
     pub(crate) fn remove_streams_by_mid(&mut self, mid: Mid) {
+        self.last_tx_by_midrid = None;
         self.streams_tx.retain(|_, s| s.mid() != mid);
         self.streams_rx.retain(|_, s| s.mid() != mid);
         self.rx_lookup.retain(|_, v| v.mid != mid);
@@ -851,5 +908,54 @@ impl fmt::Debug for RtpPacket {
             .field("nackable", &self.nackable)
             .field("timestamp", &self.timestamp)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod funkraum_tests {
+    use super::*;
+
+    /// funkraum patch: the lookup remembered finds what the walk over
+    /// every send stream finds (the first in the map's order; a mid/rid
+    /// without rid matches any rid), also after streams come and go.
+    #[test]
+    fn send_streams_found_by_mid_rid_as_by_a_walk() {
+        let mut streams = Streams::new(false, 1200, Duration::from_secs(1));
+        let (a, b, c): (Mid, Mid, Mid) = ("a".into(), "b".into(), "c".into());
+        let (lo, hi): (Rid, Rid) = ("lo".into(), "hi".into());
+        let queries = [
+            MidRid(a, None),
+            MidRid(a, Some(lo)),
+            MidRid(a, Some(hi)),
+            MidRid(b, None),
+            MidRid(b, Some(lo)),
+            MidRid(c, None),
+        ];
+        let check = |streams: &mut Streams| {
+            // Twice each, and in turns: found by the walk, then remembered.
+            for q in queries.iter().chain(&queries).chain(queries.iter().rev()) {
+                let walked = streams
+                    .streams_tx
+                    .iter()
+                    .find(|(_, s)| s.is_midrid(*q))
+                    .map(|(ssrc, _)| *ssrc);
+                for _ in 0..2 {
+                    let found = streams.stream_tx_by_midrid(*q).map(|s| s.ssrc());
+                    assert_eq!(found, walked, "{q:?}");
+                }
+            }
+        };
+        streams.declare_stream_tx(1.into(), None, MidRid(a, Some(lo)));
+        streams.declare_stream_tx(2.into(), None, MidRid(a, Some(hi)));
+        streams.declare_stream_tx(3.into(), None, MidRid(b, None));
+        check(&mut streams);
+        assert!(streams.remove_stream_tx(1.into()));
+        check(&mut streams);
+        streams.declare_stream_tx(4.into(), None, MidRid(b, Some(lo)));
+        streams.declare_stream_tx(5.into(), None, MidRid(c, None));
+        check(&mut streams);
+        streams.remove_streams_by_mid(a);
+        check(&mut streams);
+        assert!(streams.stream_tx_by_midrid(MidRid(a, None)).is_none());
     }
 }
