@@ -40,9 +40,22 @@ async function assertDirect(ctx, two) {
     // on IPv6 and one on IPv4; both are direct), and none of the server's.
     const own = { a: await candidates(a.page, 'direct'), b: await candidates(b.page, 'direct') };
     const server = [...(await candidates(a.page, 'server')).remote, ...(await candidates(b.page, 'server')).remote];
-    assert(own.b.local.includes(where(aDirect.remote)),
+    /**
+     * Whether `pair` goes to one of the other end's own candidates. A
+     * peer-reflexive remote (learned from the other end's check before its
+     * candidate came by signaling) is shown by Chromium without its
+     * address; then its port must be that of the other end's selected
+     * local candidate, itself one of the other end's own.
+     * @param {{remote: {address: string, port: number, type: string}}} pair
+     * @param {string[]} otherOwn
+     * @param {{local: {address: string, port: number}}} otherPair
+     */
+    const goesTo = (pair, otherOwn, otherPair) => otherOwn.includes(where(pair.remote))
+        || (pair.remote.type === 'prflx' && !pair.remote.address
+            && pair.remote.port === otherPair.local.port && otherOwn.includes(where(otherPair.local)));
+    assert(goesTo(aDirect, own.b.local, bDirect),
         `${a.name}'s direct pair goes to ${where(aDirect.remote)}, not one of ${b.name}'s candidates ${own.b.local.join(', ')}`);
-    assert(own.a.local.includes(where(bDirect.remote)),
+    assert(goesTo(bDirect, own.a.local, aDirect),
         `${b.name}'s direct pair goes to ${where(bDirect.remote)}, not one of ${a.name}'s candidates ${own.a.local.join(', ')}`);
     for (const [who, pair] of [[a.name, aDirect], [b.name, bDirect]]) {
         const remote = where(/** @type {{remote: {address: string, port: number}}} */ (pair).remote);
