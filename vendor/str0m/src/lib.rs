@@ -942,6 +942,14 @@ pub struct Rtc {
     // Last timeout returned by `poll_output`, reused while the readiness says
     // the timeout is still valid.
     cached_timeout: Instant,
+    // funkraum patch: when the last drain found anything due but the
+    // stamping of RTP written through `Rtc::write_rtp` (the soonest timer
+    // of all others); `cached_timeout` is sooner while such RTP waits.
+    quiet_until: Instant,
+    // funkraum patch: every receive followed by a whole timeout, as
+    // published (tests compare both ways).
+    #[cfg(test)]
+    whole_timeout_after_every_receive: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1315,6 +1323,9 @@ impl Rtc {
             close_dtls_started: false,
             readiness: Readiness::armed(),
             cached_timeout: start,
+            quiet_until: start,
+            #[cfg(test)]
+            whole_timeout_after_every_receive: false,
         })
     }
 
@@ -1964,8 +1975,16 @@ impl Rtc {
                 .soonest((stats_timeout, Reason::Stats));
 
             let time = time_and_reason.0.unwrap_or_else(not_happening);
-            self.cached_timeout = time.max(self.last_now);
-            self.last_timeout_reason = time_and_reason.1;
+            self.quiet_until = time.max(self.last_now);
+            // funkraum patch: RTP written through `Rtc::write_rtp` waits
+            // for a timeout to be stamped and paced (see `quiet_until`).
+            if self.session.streams.any_written() {
+                self.cached_timeout = self.last_now;
+                self.last_timeout_reason = Reason::SendStream;
+            } else {
+                self.cached_timeout = self.quiet_until;
+                self.last_timeout_reason = time_and_reason.1;
+            }
             self.readiness.clear_timeout();
         }
 
@@ -2090,8 +2109,28 @@ impl Rtc {
         match input {
             Input::Timeout(now) => self.do_handle_timeout(now)?,
             Input::Receive(recv_time, r) => {
+                // funkraum patch: an RTP packet received while the `Rtc` is
+                // quiet (drained to a timeout after which nothing but RTP
+                // was written, see `Rtc::write_rtp`), before that timeout,
+                // is not followed by a whole timeout. Receiving RTP queues
+                // no send (the pacer's view stays true) and moves only
+                // timers the next drain recomputes (its receipt for
+                // transport feedback, a NACK now possible, the pause
+                // check): if one is due already, that drain ends in a
+                // timeout that is, and that one is whole.
+                let quiet_rtp = self.readiness.only_writes()
+                    && recv_time >= self.last_now
+                    && recv_time < self.quiet_until
+                    && matches!(r.contents.inner, DatagramRecvInner::Rtp(_));
                 self.do_handle_receive(recv_time, r)?;
-                self.do_handle_timeout(recv_time)?;
+                #[cfg(test)]
+                let quiet_rtp = quiet_rtp && !self.whole_timeout_after_every_receive;
+                if quiet_rtp {
+                    self.init_time(recv_time);
+                    self.last_now = recv_time;
+                } else {
+                    self.do_handle_timeout(recv_time)?;
+                }
             }
         }
         Ok(())
@@ -2161,10 +2200,10 @@ impl Rtc {
         }
 
         // funkraum patch: see `Rtc::write_rtp`. Nothing but the written
-        // streams is due before `cached_timeout`, computed by the last
+        // streams is due before `quiet_until`, computed by the last
         // drain.
         if self.readiness.only_writes()
-            && now < self.cached_timeout
+            && now < self.quiet_until
             && self.session.can_handle_written()
         {
             self.last_now = now;

@@ -159,7 +159,7 @@ pub(crate) struct Readiness {
     /// an SFU that walk visits every stream of the subscriber.
     session_events: bool,
     /// funkraum patch: the `Rtc` was drained to a timeout and since then
-    /// only RTP was written through `Rtc::write_rtp`: `cached_timeout`
+    /// only RTP was written through `Rtc::write_rtp`: `quiet_until`
     /// is still when anything else in it is due. Any other mutation takes
     /// a `wake` guard, which clears it.
     only_writes: bool,
@@ -510,7 +510,7 @@ mod tests {
                 if !wrote && now < due {
                     continue;
                 }
-                if rtc.readiness.only_writes() && now < rtc.cached_timeout {
+                if rtc.readiness.only_writes() && now < rtc.quiet_until {
                     written_only += 1;
                 }
                 rtc.handle_input(Input::Timeout(now)).unwrap();
@@ -577,5 +577,188 @@ mod tests {
             // when this was written.
             assert!(w_ms.abs_diff(*o_ms) <= 40, "{w:?}: {w_ms} / {o_ms} ms");
         }
+    }
+
+    /// funkraum patch: an RTP packet received while the `Rtc` is quiet is
+    /// not followed by a whole timeout (`Rtc::handle_input`). A receiver
+    /// driven as funkraum's core drives it (a timeout already due is given
+    /// at once) delivers the same packets and sends the same feedback
+    /// (transport-wide, NACKs for the packets lost, receiver reports) in
+    /// the same drains as one that follows every receive with a whole
+    /// timeout.
+    #[test]
+    fn rtp_received_while_quiet_gives_what_whole_timeouts_give() {
+        use crate::net::{Protocol, Receive};
+        use crate::rtp_::{SeqNo, Ssrc};
+        use crate::streams::RtpWrite;
+        use std::time::Duration;
+
+        let start = Instant::now();
+        let streams: [(u32, &str, MediaKind); 2] =
+            [(100, "a", MediaKind::Audio), (101, "v", MediaKind::Video)];
+        let sender_addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let receiver_addr: std::net::SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let build = |active: bool| {
+            let mut rtc = if active {
+                Rtc::builder()
+                    .enable_bwe(Some(Bitrate::mbps(10)))
+                    .build(start)
+            } else {
+                Rtc::builder().set_rtp_mode(true).build(start)
+            };
+            let profile = SrtpProfile::AEAD_AES_128_GCM;
+            let mat = KeyingMaterial::new(&vec![7; profile.keying_material_len()]);
+            rtc.session.set_keying_material(
+                mat,
+                crate::crypto::test_default_provider(),
+                profile,
+                active,
+            );
+            for (ssrc, mid, kind) in streams {
+                rtc.direct_api().declare_media(mid.into(), kind);
+                if active {
+                    rtc.direct_api()
+                        .declare_stream_tx(ssrc.into(), None, mid.into(), None);
+                } else {
+                    rtc.direct_api()
+                        .expect_stream_rx(ssrc.into(), None, mid.into(), None);
+                }
+            }
+            if !active {
+                rtc.direct_api().enable_twcc_feedback();
+            }
+            let (source, destination) = if active {
+                (sender_addr, receiver_addr)
+            } else {
+                (receiver_addr, sender_addr)
+            };
+            rtc.send_addr = Some(crate::SendAddr {
+                proto: Protocol::Udp,
+                source,
+                destination,
+            });
+            rtc
+        };
+        let is_rtcp = |d: &[u8]| (200..=206).contains(&d[1]);
+
+        // What the sender sends each millisecond (every 37th video packet
+        // lost on the way; nothing from 4 s to 7 s, so the streams pause
+        // and no receipt is left to report: the first packet after moves
+        // those timers), the same for both receivers.
+        let mut sender = build(true);
+        let mut seqs = [0u64; 2];
+        let mut lost = 0;
+        let mut datagrams: Vec<Vec<Vec<u8>>> = Vec::new();
+        for ms in 0..10_000u64 {
+            let now = start + Duration::from_millis(ms);
+            for (i, (ssrc, _, kind)) in streams.into_iter().enumerate() {
+                let (period, packets, size) = match kind {
+                    MediaKind::Audio => (20, 1, 100),
+                    MediaKind::Video => (33, 1 + (ms / 33) % 5, 1000),
+                };
+                if (ms + 7 * i as u64) % period != 0 || (4_000..7_000).contains(&ms) {
+                    continue;
+                }
+                for _ in 0..packets {
+                    seqs[i] += 1;
+                    let write = RtpWrite::new(
+                        96.into(),
+                        SeqNo::from(seqs[i]),
+                        (ms * 90) as u32,
+                        now,
+                        vec![i as u8; size],
+                    );
+                    let mut api = sender.direct_api();
+                    api.stream_tx(&Ssrc::from(ssrc)).unwrap().write_rtp(write);
+                }
+            }
+            sender.handle_input(Input::Timeout(now)).unwrap();
+            let mut sent = Vec::new();
+            loop {
+                match sender.poll_output().unwrap() {
+                    Output::Timeout(t) if t <= now => {
+                        sender.handle_input(Input::Timeout(now)).unwrap();
+                    }
+                    Output::Timeout(_) => break,
+                    Output::Transmit(t) if is_rtcp(&t.contents) => {}
+                    Output::Transmit(t) => {
+                        let video =
+                            u32::from_be_bytes(t.contents[8..12].try_into().unwrap()) == 101;
+                        let seq = u16::from_be_bytes([t.contents[2], t.contents[3]]);
+                        if video && seq % 37 == 0 {
+                            lost += 1;
+                        } else {
+                            sent.push(t.contents.to_vec());
+                        }
+                    }
+                    Output::Event(_) => {}
+                }
+            }
+            datagrams.push(sent);
+        }
+        assert!(lost > 10, "{lost} packets lost");
+
+        // What a receiver delivers and sends, per millisecond.
+        #[derive(Debug, PartialEq)]
+        enum Seen {
+            Rtp(u32, u64),
+            Rtcp(usize),
+        }
+        let run = |whole: bool| {
+            let mut rtc = build(false);
+            rtc.whole_timeout_after_every_receive = whole;
+            let mut seen: Vec<(u64, Seen)> = Vec::new();
+            let mut due = start;
+            let mut quiet = 0;
+            let drain = |rtc: &mut Rtc, ms: u64, now: Instant, seen: &mut Vec<(u64, Seen)>| loop {
+                match rtc.poll_output().unwrap() {
+                    Output::Timeout(t) if t <= now => {
+                        rtc.handle_input(Input::Timeout(now)).unwrap();
+                    }
+                    Output::Timeout(t) => return t,
+                    Output::Transmit(t) => {
+                        assert!(is_rtcp(&t.contents));
+                        seen.push((ms, Seen::Rtcp(t.contents.len())));
+                    }
+                    Output::Event(crate::Event::RtpPacket(p)) => {
+                        seen.push((ms, Seen::Rtp(*p.header.ssrc, *p.seq_no)));
+                    }
+                    Output::Event(_) => {}
+                }
+            };
+            for (ms, sent) in datagrams.iter().enumerate() {
+                let ms = ms as u64;
+                let now = start + Duration::from_millis(ms);
+                for d in sent {
+                    if rtc.readiness.only_writes() && now < rtc.quiet_until {
+                        quiet += 1;
+                    }
+                    let r = Receive::new(Protocol::Udp, sender_addr, receiver_addr, d).unwrap();
+                    rtc.handle_input(Input::Receive(now, r)).unwrap();
+                    due = drain(&mut rtc, ms, now, &mut seen);
+                }
+                if now >= due {
+                    rtc.handle_input(Input::Timeout(now)).unwrap();
+                    due = drain(&mut rtc, ms, now, &mut seen);
+                }
+            }
+            (seen, quiet)
+        };
+
+        let (whole, _) = run(true);
+        let (skipped, quiet) = run(false);
+        let received: usize = datagrams.iter().map(|d| d.len()).sum();
+        let rtp = whole
+            .iter()
+            .filter(|(_, s)| matches!(s, Seen::Rtp(..)))
+            .count();
+        let rtcp = whole.len() - rtp;
+        assert_eq!(rtp, received, "every packet delivered");
+        assert!(rtcp > 100, "{rtcp} RTCP datagrams sent");
+        assert!(quiet > received / 2, "{quiet} of {received} received quiet");
+        for (w, s) in whole.iter().zip(&skipped) {
+            assert_eq!(w, s);
+        }
+        assert_eq!(whole.len(), skipped.len());
     }
 }

@@ -523,8 +523,16 @@ impl Streams {
         self.streams_rx.values().find_map(|s| s.paused_at())
     }
 
+    /// funkraum patch: streams written through `Rtc::write_rtp` since the
+    /// last timeout are left out: they need one at once too, which
+    /// `Rtc::poll_timeout` asks for, but one that only serves them
+    /// (`Session::handle_written`).
     pub(crate) fn send_stream(&self) -> Option<Instant> {
-        if self.streams_tx.values().any(|s| s.need_timeout()) {
+        if self
+            .streams_tx
+            .values()
+            .any(|s| !s.is_listed_written() && s.need_timeout())
+        {
             Some(already_happened())
         } else {
             None

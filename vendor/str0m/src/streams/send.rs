@@ -571,6 +571,10 @@ impl StreamTx {
     }
 
     /// funkraum patch: unmarks it; whether it was marked.
+    pub(crate) fn is_listed_written(&self) -> bool {
+        self.listed_written
+    }
+
     pub(crate) fn unlist_written(&mut self) -> bool {
         std::mem::replace(&mut self.listed_written, false)
     }
