@@ -450,6 +450,20 @@ impl LeakyBucketPacer {
             return None;
         }
 
+        // funkraum patch: without a probe, padding needs zero debt and a
+        // padding rate; when it cannot come, the walk over every queue
+        // below (the decision after a drain's last packet, 48 queues for
+        // a subscriber in a room of 25) has nothing to find. (With no
+        // probe, the walk's only other effect, clearing the probes, has
+        // nothing to clear.)
+        if self.probe_queue.is_empty()
+            && (self.media_debt != DataSize::ZERO
+                || self.padding_debt != DataSize::ZERO
+                || self.padding_bitrate == Bitrate::ZERO)
+        {
+            return None;
+        }
+
         // We must have a queue that supports padding.
         let maybe_queue = self
             .queue_states

@@ -160,14 +160,16 @@ pub(crate) struct Streams {
     mtu_warn: usize,
     pause_threshold: Duration,
 
-    /// funkraum patch: the last mid/rid `stream_tx_by_midrid` looked up
-    /// and the key of `streams_tx` it found (the first in the map's order,
-    /// as its walk does); forgotten when a send stream is added or
-    /// removed. The pacer names its queues by mid/rid, and the session
-    /// looks a stream up twice per packet sent, mostly the same one while
-    /// it sends a frame: a walk over all of them (48 for a subscriber in a
+    /// funkraum patch: the key of `streams_tx` that `stream_tx_by_midrid`
+    /// finds for each mid/rid it can be asked for: every send stream's
+    /// own, and its mid without rid (which matches any rid); the first in
+    /// the map's order, as its walk finds. Built again when a send stream
+    /// was added or removed (`tx_by_midrid_stale`). The pacer names its
+    /// queues by mid/rid, and the session looks a stream up twice per
+    /// packet sent: a walk over all of them (48 for a subscriber in a
     /// room of 25) each time before.
-    last_tx_by_midrid: Option<(MidRid, Ssrc)>,
+    tx_by_midrid: HashMap<MidRid, Ssrc, BuildHasherDefault<LocalSsrcHasher>>,
+    tx_by_midrid_stale: bool,
 
     /// funkraum patch: how many send streams were written through
     /// `Rtc::write_rtp` since the last timeout (each marked, see
@@ -177,7 +179,8 @@ pub(crate) struct Streams {
 
 /// funkraum patch: hashes the keys of the send streams, SSRCs this side
 /// chose at random, with one multiplication instead of SipHash (which
-/// guards maps keyed by what a peer chooses, as the receive streams' are).
+/// guards maps keyed by what a peer chooses, as the receive streams' are),
+/// and their index by mid/rid (names this side gave), eight bytes a step.
 /// The session looks a send stream up for every packet written and twice
 /// for every packet sent.
 #[derive(Default)]
@@ -189,8 +192,16 @@ impl Hasher for LocalSsrcHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        // Eight bytes a step (mids and rids are arrays of 16 and 8).
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(last));
         }
     }
 
@@ -234,7 +245,8 @@ impl Streams {
             mtu_warn,
             pause_threshold,
             written: 0,
-            last_tx_by_midrid: None,
+            tx_by_midrid: HashMap::default(),
+            tx_by_midrid_stale: false,
         }
     }
 
@@ -438,7 +450,7 @@ impl Streams {
         midrid: MidRid,
     ) -> &mut StreamTx {
         if !self.streams_tx.contains_key(&ssrc) {
-            self.last_tx_by_midrid = None;
+            self.tx_by_midrid_stale = true;
         }
         self.streams_tx
             .entry(ssrc)
@@ -446,7 +458,7 @@ impl Streams {
     }
 
     pub fn remove_stream_tx(&mut self, ssrc: Ssrc) -> bool {
-        self.last_tx_by_midrid = None;
+        self.tx_by_midrid_stale = true;
         self.streams_tx.remove(&ssrc).is_some()
     }
 
@@ -797,17 +809,19 @@ impl Streams {
             self.probe_media?;
             return Some(&mut self.probe_tx);
         }
-        if let Some((last, ssrc)) = self.last_tx_by_midrid {
-            if last == midrid {
-                return self.streams_tx.get_mut(&ssrc);
+        if self.tx_by_midrid_stale {
+            self.tx_by_midrid_stale = false;
+            self.tx_by_midrid.clear();
+            for (ssrc, s) in &self.streams_tx {
+                let MidRid(mid, rid) = s.midrid();
+                self.tx_by_midrid.entry(MidRid(mid, None)).or_insert(*ssrc);
+                if rid.is_some() {
+                    self.tx_by_midrid.entry(MidRid(mid, rid)).or_insert(*ssrc);
+                }
             }
         }
-        let (ssrc, stream) = self
-            .streams_tx
-            .iter_mut()
-            .find(|(_, s)| s.is_midrid(midrid))?;
-        self.last_tx_by_midrid = Some((midrid, *ssrc));
-        Some(stream)
+        let ssrc = self.tx_by_midrid.get(&midrid)?;
+        self.streams_tx.get_mut(ssrc)
     }
 
     pub(crate) fn stream_rx_by_midrid(&mut self, midrid: MidRid) -> Option<&mut StreamRx> {
@@ -815,7 +829,7 @@ impl Streams {
     }
 
     pub(crate) fn remove_streams_by_mid(&mut self, mid: Mid) {
-        self.last_tx_by_midrid = None;
+        self.tx_by_midrid_stale = true;
         self.streams_tx.retain(|_, s| s.mid() != mid);
         self.streams_rx.retain(|_, s| s.mid() != mid);
         self.rx_lookup.retain(|_, v| v.mid != mid);
@@ -923,7 +937,7 @@ impl fmt::Debug for RtpPacket {
 mod funkraum_tests {
     use super::*;
 
-    /// funkraum patch: the lookup remembered finds what the walk over
+    /// funkraum patch: the index by mid/rid finds what the walk over
     /// every send stream finds (the first in the map's order; a mid/rid
     /// without rid matches any rid), also after streams come and go.
     #[test]
@@ -940,7 +954,7 @@ mod funkraum_tests {
             MidRid(c, None),
         ];
         let check = |streams: &mut Streams| {
-            // Twice each, and in turns: found by the walk, then remembered.
+            // Twice each, and in turns.
             for q in queries.iter().chain(&queries).chain(queries.iter().rev()) {
                 let walked = streams
                     .streams_tx
@@ -961,6 +975,10 @@ mod funkraum_tests {
         check(&mut streams);
         streams.declare_stream_tx(4.into(), None, MidRid(b, Some(lo)));
         streams.declare_stream_tx(5.into(), None, MidRid(c, None));
+        check(&mut streams);
+        // Two streams of one mid/rid: the first in the map's order.
+        streams.declare_stream_tx(6.into(), None, MidRid(c, None));
+        streams.declare_stream_tx(7.into(), None, MidRid(b, Some(lo)));
         check(&mut streams);
         streams.remove_streams_by_mid(a);
         check(&mut streams);

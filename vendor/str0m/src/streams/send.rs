@@ -1376,6 +1376,12 @@ impl StreamTx {
         self.reset_buffers();
     }
 
+    /// funkraum patch: for the send streams' index by mid/rid.
+    pub(crate) fn midrid(&self) -> MidRid {
+        self.midrid
+    }
+
+    #[cfg(test)]
     pub(crate) fn is_midrid(&self, midrid: MidRid) -> bool {
         midrid.special_equals(&self.midrid)
     }
