@@ -946,10 +946,18 @@ pub struct Rtc {
     // stamping of RTP written through `Rtc::write_rtp` (the soonest timer
     // of all others); `cached_timeout` is sooner while such RTP waits.
     quiet_until: Instant,
+    // funkraum patch: the soonest timer apart from what sending RTP moves
+    // (the pacer's and the send streams'), from the last time the
+    // timeout was computed whole; see `poll_timeout`.
+    timeout_apart_from_sending: Option<(Option<Instant>, Reason)>,
     // funkraum patch: every receive followed by a whole timeout, as
     // published (tests compare both ways).
     #[cfg(test)]
     whole_timeout_after_every_receive: bool,
+    // funkraum patch: timeouts computed from `timeout_apart_from_sending`
+    // (tests check that they happen).
+    #[cfg(test)]
+    timeouts_apart_reused: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1324,8 +1332,11 @@ impl Rtc {
             readiness: Readiness::armed(),
             cached_timeout: start,
             quiet_until: start,
+            timeout_apart_from_sending: None,
             #[cfg(test)]
             whole_timeout_after_every_receive: false,
+            #[cfg(test)]
+            timeouts_apart_reused: 0,
         })
     }
 
@@ -1965,14 +1976,31 @@ impl Rtc {
     // Called only after the output pipeline has drained.
     fn poll_timeout(&mut self) -> Instant {
         if self.readiness.wants_timeout() {
-            let stats_timeout = self.stats.as_mut().and_then(|s| s.poll_timeout());
-            let time_and_reason = (None, Reason::NotHappening)
-                .soonest((self.next_dtls_timeout, Reason::DTLS))
-                .soonest((self.ice.poll_timeout(), Reason::Ice))
-                .soonest(self.session.poll_timeout())
-                .soonest((self.sctp.poll_timeout(), Reason::Sctp))
-                .soonest((self.chan.poll_timeout(&self.sctp), Reason::Channel))
-                .soonest((stats_timeout, Reason::Stats));
+            // funkraum patch: since the last drain only RTP was written
+            // (and stamped by timeouts after writes), and this drain
+            // sent it: nothing moved but the pacer and the send streams
+            // (ICE, DTLS, SCTP, the reports, every receive stream and
+            // media, the bandwidth estimator's timers change only on
+            // input or a whole timeout, each taking a `Wake` that ends
+            // `only_writes`). Their timers and the rest as computed
+            // whole last time; a subscriber in an SFU room gets a drain
+            // like this after every batch that forwards to it.
+            let apart = match self.timeout_apart_from_sending {
+                Some(apart) if self.readiness.only_writes() && self.state == RtcState::Alive => {
+                    #[cfg(test)]
+                    {
+                        assert_eq!(apart.0, self.timeout_apart_from_sending_whole().0);
+                        self.timeouts_apart_reused += 1;
+                    }
+                    apart
+                }
+                _ => {
+                    let apart = self.timeout_apart_from_sending_whole();
+                    self.timeout_apart_from_sending = Some(apart);
+                    apart
+                }
+            };
+            let time_and_reason = apart.soonest(self.session.poll_timeout_of_sending());
 
             let time = time_and_reason.0.unwrap_or_else(not_happening);
             self.quiet_until = time.max(self.last_now);
@@ -1995,6 +2023,18 @@ impl Rtc {
         }
 
         self.cached_timeout
+    }
+
+    /// funkraum patch: every timer but the pacer's and the send streams'.
+    fn timeout_apart_from_sending_whole(&mut self) -> (Option<Instant>, Reason) {
+        let stats_timeout = self.stats.as_mut().and_then(|s| s.poll_timeout());
+        (None, Reason::NotHappening)
+            .soonest((self.next_dtls_timeout, Reason::DTLS))
+            .soonest((self.ice.poll_timeout(), Reason::Ice))
+            .soonest(self.session.poll_timeout_apart_from_sending())
+            .soonest((self.sctp.poll_timeout(), Reason::Sctp))
+            .soonest((self.chan.poll_timeout(&self.sctp), Reason::Channel))
+            .soonest((stats_timeout, Reason::Stats))
     }
 
     /// The reason for the last [`Output::Timeout`]

@@ -534,6 +534,17 @@ mod tests {
                     drains.push((ms, sent));
                 }
             }
+            if through_rtc {
+                // funkraum patch: the drains after writes computed their
+                // timeout from the timers kept apart from sending (each
+                // checked against the whole computation in
+                // `Rtc::poll_timeout`).
+                assert!(
+                    rtc.timeouts_apart_reused > 500,
+                    "{}",
+                    rtc.timeouts_apart_reused
+                );
+            }
             (drains, rtcp, written_only)
         };
 

@@ -1455,7 +1455,26 @@ impl Session {
         }
     }
 
+    #[cfg(test)]
     pub fn poll_timeout(&mut self) -> (Option<Instant>, Reason) {
+        self.poll_timeout_apart_from_sending()
+            .soonest(self.poll_timeout_of_sending())
+    }
+
+    /// funkraum patch: what sending RTP moves (see `Rtc::poll_timeout`):
+    /// the pacer's timer and the send streams' (RTP written but not yet
+    /// stamped).
+    pub fn poll_timeout_of_sending(&self) -> (Option<Instant>, Reason) {
+        if self.rtp_closing {
+            return (None, Reason::NotHappening);
+        }
+        self.pacer
+            .poll_timeout()
+            .soonest((self.streams.send_stream(), Reason::SendStream))
+    }
+
+    /// funkraum patch: every other timer of the session.
+    pub fn poll_timeout_apart_from_sending(&mut self) -> (Option<Instant>, Reason) {
         if self.rtp_closing {
             return if self.feedback_tx.is_empty() {
                 (None, Reason::NotHappening)
@@ -1468,7 +1487,6 @@ impl Session {
         let feedback_at = self.regular_feedback_at();
         let nack_at = self.nack_at();
         let twcc_at = self.twcc_at();
-        let pacing_at = self.pacer.poll_timeout();
         let packetize_at = self.medias.iter().filter_map(|m| m.poll_timeout()).min();
         let receive_at = self
             .medias
@@ -1476,7 +1494,6 @@ impl Session {
             .filter_map(|media| media.poll_receive_timeout(self.reordering_timeout_audio))
             .min();
         let paused_at = self.paused_at();
-        let send_stream_at = self.streams.send_stream();
         let request_at = self.streams.pending_request();
 
         // Gives us built-in reason
@@ -1491,11 +1508,9 @@ impl Session {
             .soonest((request_at, Reason::Feedback))
             .soonest((nack_at, Reason::Nack))
             .soonest((twcc_at, Reason::Twcc))
-            .soonest(pacing_at)
             .soonest((receive_at, Reason::ReceiveReorder))
             .soonest((packetize_at, Reason::Packetize))
             .soonest((paused_at, Reason::PauseCheck))
-            .soonest((send_stream_at, Reason::SendStream))
             .soonest(bwe_at)
     }
 
