@@ -620,6 +620,17 @@ impl ExtensionMap {
     }
 }
 
+/// funkraum patch: the abs-send-time value of `dur`, what
+/// `MediaTime::from(dur).rebase(Frequency::FIXED_POINT_6_18).numer() as u32`
+/// gives in its 24 bits, without the 128-bit division (this runs for every
+/// RTP packet sent). 64 s are exactly 2^24 in 6.18, so the microseconds
+/// can be taken modulo 64 s first (whole seconds modulo 64) and the rest
+/// fits in 64 bits.
+fn abs_send_time_6_18(dur: Duration) -> u32 {
+    let micros = (dur.as_secs() % 64) * 1_000_000 + u64::from(dur.subsec_micros());
+    ((micros << 18) / 1_000_000) as u32
+}
+
 impl Extension {
     pub(crate) fn write_to(&self, buf: &mut [u8], ev: &ExtensionValues) -> Option<usize> {
         use Extension::*;
@@ -635,9 +646,7 @@ impl Extension {
                 let dur = time_abs.to_unix_duration();
 
                 // Rebase to the 6.18 format.
-                let time_24 = MediaTime::from(dur)
-                    .rebase(Frequency::FIXED_POINT_6_18)
-                    .numer() as u32;
+                let time_24 = abs_send_time_6_18(dur);
 
                 buf[..3].copy_from_slice(&time_24.to_be_bytes()[1..]);
                 Some(3)
@@ -1283,6 +1292,41 @@ impl Eq for Extension {}
 
 #[cfg(test)]
 mod test {
+    #[test]
+    fn abs_send_time_6_18_is_the_rebased_media_time() {
+        use super::abs_send_time_6_18;
+        use crate::rtp_::{Frequency, MediaTime};
+        use std::time::Duration;
+        let mut durs = vec![
+            Duration::ZERO,
+            Duration::from_nanos(999),
+            Duration::from_secs(63) + Duration::from_nanos(999_999_999),
+            Duration::from_secs(64),
+            Duration::from_secs(1_764_700_000) + Duration::from_nanos(123_456_789),
+            Duration::from_secs(u32::MAX as u64 * 3) + Duration::from_micros(999_999),
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            durs.push(Duration::new(
+                x % 4_000_000_000,
+                (x >> 32) as u32 % 1_000_000_000,
+            ));
+        }
+        for dur in durs {
+            let rebased = MediaTime::from(dur)
+                .rebase(Frequency::FIXED_POINT_6_18)
+                .numer() as u32;
+            assert_eq!(
+                abs_send_time_6_18(dur) & 0xff_ffff,
+                rebased & 0xff_ffff,
+                "{dur:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -43,11 +43,19 @@ static BEGINNING_OF_TIME: LazyLock<(Instant, SystemTime)> = LazyLock::new(|| {
 });
 
 pub fn epoch_to_beginning() -> Duration {
+    *EPOCH_TO_BEGINNING
+}
+
+/// funkraum patch: the unix time of `BEGINNING_OF_TIME`, computed once.
+/// `to_unix_duration` runs for every RTP packet sent (its abs-send-time
+/// extension) and added the time since the beginning to a `SystemTime`
+/// and subtracted the epoch again each time; the sum is the same.
+static EPOCH_TO_BEGINNING: LazyLock<Duration> = LazyLock::new(|| {
     BEGINNING_OF_TIME
         .1
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("beginning of time to be after epoch")
-}
+});
 
 pub(crate) fn already_happened() -> Instant {
     BEGINNING_OF_TIME.0
@@ -98,12 +106,7 @@ impl InstantExt for Instant {
             warn!("Time went backwards from beginning_of_time Instant");
         }
 
-        let duration_since_time_0 = self.duration_since(BEGINNING_OF_TIME.0);
-        let system_time = BEGINNING_OF_TIME.1 + duration_since_time_0;
-
-        system_time
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .expect("clock to go forwards from unix epoch")
+        self.duration_since(BEGINNING_OF_TIME.0) + epoch_to_beginning()
     }
 
     fn to_ntp_duration(&self) -> Duration {
