@@ -452,6 +452,31 @@ impl Session {
 
         let probe_media = probe_media.filter(|_| self.pacer.active_cluster().is_some());
         self.streams.set_probe_media(probe_media);
+        // funkraum patch: while no probe runs, the pacer gets the states of
+        // only the queues that changed, as after writes (`handle_written`):
+        // a subscriber of an SFU room has a send stream per forwarded
+        // track, and at most timeouts nearly all of them are empty, as the
+        // pacer last saw them. The same decisions (see `handle_written`).
+        if self.pacer.active_cluster().is_none() {
+            if let Some(known) = self.pacer.known_queue_states() {
+                let mut states = std::mem::take(&mut self.written_states);
+                states.clear();
+                let refreshed = self.streams.changed_queue_states(now, known, &mut states)
+                    && match self.pacer.handle_written(now, &mut states) {
+                        Ok(padding_request) => {
+                            if let Some(padding_request) = padding_request {
+                                self.generate_padding(padding_request);
+                            }
+                            true
+                        }
+                        Err(()) => false,
+                    };
+                self.written_states = states;
+                if refreshed {
+                    return;
+                }
+            }
+        }
         let medias = &self.medias;
         let codecs = &self.codec_config;
         let iter = self.streams.send_queue_states(now, |mid, pt| {

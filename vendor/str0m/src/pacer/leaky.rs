@@ -203,6 +203,12 @@ impl LeakyBucketPacer {
         Ok(self.decide(now))
     }
 
+    /// funkraum patch: the queue states of the last `handle_timeout`, as
+    /// updated since (`handle_timeout_one`, `handle_written`).
+    pub(crate) fn known_queue_states(&self) -> &[QueueState] {
+        &self.queue_states.states
+    }
+
     /// The decisions of `handle_timeout` once `queue_states` are current.
     fn decide(&mut self, now: Instant) -> Option<PaddingRequest> {
         let elapsed = self.update_handle_time_and_get_elapsed(now);

@@ -70,6 +70,16 @@ impl PacerImpl {
         }
     }
 
+    /// funkraum patch: the queue states this pacer decides on, in the
+    /// order it got them; `None` for the null pacer, which needs every
+    /// queue's state at each timeout.
+    pub fn known_queue_states(&self) -> Option<&[QueueState]> {
+        match self {
+            PacerImpl::LeakyBucket(v) => Some(v.known_queue_states()),
+            PacerImpl::Null(_) => None,
+        }
+    }
+
     /// funkraum patch: see `LeakyBucketPacer::handle_written`. `Err` when
     /// this pacer needs every queue's state (the null pacer, or a written
     /// queue it has not seen yet).

@@ -804,6 +804,35 @@ impl Streams {
         })
     }
 
+    /// funkraum patch: `send_queue_states` for a pacer that holds `known`
+    /// (the states it last got, in this order) while no probe is bound:
+    /// the states of only the streams whose state is not `known`'s but
+    /// for an empty queue's snapshot time (`StreamTx::queue_state_is`),
+    /// pushed onto `changed` in order. Most of a subscriber's send streams
+    /// are empty at every timeout. False when these streams are not the
+    /// ones of `known` (one added or removed, or the probe's among them):
+    /// the pacer needs all states then.
+    pub(crate) fn changed_queue_states(
+        &mut self,
+        now: Instant,
+        known: &[QueueState],
+        changed: &mut Vec<QueueState>,
+    ) -> bool {
+        if self.probe_media.is_some() || known.len() != self.streams_tx.len() {
+            return false;
+        }
+        for (stream, known) in self.streams_tx.values_mut().zip(known) {
+            if stream.queue_state_is(known) {
+                continue;
+            }
+            if stream.midrid() != known.midrid {
+                return false;
+            }
+            changed.push(stream.queue_state(now));
+        }
+        true
+    }
+
     pub(crate) fn stream_tx_by_midrid(&mut self, midrid: MidRid) -> Option<&mut StreamTx> {
         if midrid == MidRid(MID_PROBE, None) {
             self.probe_media?;

@@ -1216,6 +1216,21 @@ impl StreamTx {
         }
     }
 
+    /// funkraum patch: whether `queue_state(now)` would be `known` but for
+    /// the snapshot's time, at no cost: the stream has no media, resend or
+    /// padding queued, `known` is the state of it so with the same last
+    /// send, and pacing and padding eligibility are as in `known` (not for
+    /// a probe's refresh, which can make `use_for_padding` differ). The
+    /// pacer decides nothing on an empty queue's snapshot time.
+    pub(crate) fn queue_state_is(&self, known: &QueueState) -> bool {
+        known.midrid == self.midrid
+            && self.resends.is_empty()
+            && self.padding == 0
+            && self.send_queue.is_empty_as(&known.snapshot)
+            && known.unpaced == self.unpaced.unwrap_or(true)
+            && known.use_for_padding == self.padding_enabled()
+    }
+
     fn queue_state_resend(&self, now: Instant) -> Option<QueueSnapshot> {
         if self.resends.is_empty() {
             return None;
@@ -1585,6 +1600,81 @@ mod test {
 
         stream.reset_buffers();
         assert!(stream.queue_info().is_none());
+    }
+
+    #[test]
+    fn queue_state_is_known_only_for_an_unchanged_empty_queue() {
+        // funkraum patch: the pacer's refresh skips the streams for which
+        // this holds, so it must hold only where `queue_state` would give
+        // the known state again, snapshot time aside.
+        let mut stream = StreamTx::new(42.into(), None, MidRid(Mid::from("0"), None), false, 1200);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let same_but_time = |a: &QueueState, b: &QueueState| {
+            a.midrid == b.midrid
+                && a.unpaced == b.unpaced
+                && a.use_for_padding == b.use_for_padding
+                && QueueSnapshot {
+                    created_at: b.snapshot.created_at,
+                    ..a.snapshot
+                } == b.snapshot
+        };
+
+        let empty = stream.queue_state(t0);
+        assert!(stream.queue_state_is(&empty));
+        assert!(same_but_time(&empty, &stream.queue_state(at(1000))));
+        let elsewhere = QueueState {
+            midrid: MidRid(Mid::from("1"), None),
+            ..empty
+        };
+        assert!(!stream.queue_state_is(&elsewhere));
+
+        // A resend queued, then gone.
+        stream.resends.push_back(Resend {
+            seq_no: 7.into(),
+            queued_at: at(1),
+            payload_size: 123,
+        });
+        assert!(!stream.queue_state_is(&empty));
+        stream.resends.clear();
+        assert!(stream.queue_state_is(&empty));
+
+        // Padding asked for.
+        stream.padding = 240;
+        assert!(!stream.queue_state_is(&empty));
+        stream.padding = 0;
+
+        // Pacing decided.
+        stream.unpaced = Some(false);
+        assert!(!stream.queue_state_is(&empty));
+        stream.unpaced = None;
+        assert!(stream.queue_state_is(&empty));
+
+        // Media written: not the empty state, before and after it is
+        // stamped; not the same after its send (the last send moved).
+        stream.send_queue.push(RtpPacket {
+            seq_no: 1.into(),
+            time: MediaTime::from_90khz(10),
+            header: RtpHeader::default(),
+            payload: vec![42; 100].into(),
+            vp8_patch: None,
+            timestamp: t0,
+            last_sender_info: None,
+            nackable: true,
+        });
+        assert!(!stream.queue_state_is(&empty));
+        stream.send_queue.handle_timeout(at(2));
+        let holding = stream.queue_state(at(2));
+        assert_eq!(holding.snapshot.packet_count, 1);
+        assert!(!stream.queue_state_is(&holding));
+        assert!(!stream.queue_state_is(&empty));
+        assert!(stream.send_queue.pop(at(3)).is_some());
+        assert!(!stream.queue_state_is(&holding));
+        assert!(!stream.queue_state_is(&empty));
+        let sent = stream.queue_state(at(3));
+        assert_eq!(sent.snapshot.last_emitted, Some(at(3)));
+        assert!(stream.queue_state_is(&sent));
+        assert!(same_but_time(&sent, &stream.queue_state(at(2000))));
     }
 
     #[test]

@@ -108,6 +108,20 @@ impl SendQueue {
         }
     }
 
+    /// funkraum patch: whether `snapshot(now)` would be `known` but for
+    /// its time: this queue is empty, and `known` is the snapshot of it
+    /// empty with the same last send (an empty queue's snapshot does not
+    /// change with time).
+    pub(crate) fn is_empty_as(&self, known: &QueueSnapshot) -> bool {
+        self.queue.is_empty()
+            && *known
+                == QueueSnapshot {
+                    created_at: known.created_at,
+                    last_emitted: self.last_emitted,
+                    ..QueueSnapshot::default()
+                }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.queue.clear();
         self.total.clear();
