@@ -222,6 +222,80 @@ impl TrackOut {
     }
 }
 
+/// A subscriber's outgoing tracks, with an index by where each comes
+/// from: forwarding looks one up for every copy of every packet, and a
+/// walk over all of them (two per other participant in the room) touched
+/// a cache line per track. Only `push` and `retain` change the list's
+/// length or order, and they rebuild the index; a track's publisher and
+/// source mid never change.
+#[derive(Default)]
+struct TracksOut {
+    list: Vec<TrackOut>,
+    /// Per publisher: (source mid, position in `list`) of its tracks.
+    by_source: IdMap<ParticipantId, Vec<(Mid, u16)>>,
+}
+
+impl TracksOut {
+    /// The track of `publisher`'s m-line `source_mid`.
+    fn find_mut(&mut self, publisher: ParticipantId, source_mid: Mid) -> Option<&mut TrackOut> {
+        let &(_, at) = self
+            .by_source
+            .get(&publisher)?
+            .iter()
+            .find(|(m, _)| *m == source_mid)?;
+        let track = &mut self.list[usize::from(at)];
+        debug_assert!(track.publisher == publisher && track.source_mid == source_mid);
+        Some(track)
+    }
+
+    fn push(&mut self, track: TrackOut) {
+        self.list.push(track);
+        self.reindex();
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&mut TrackOut) -> bool) {
+        self.list.retain_mut(keep);
+        self.reindex();
+    }
+
+    fn reindex(&mut self) {
+        self.by_source.clear();
+        for (at, t) in self.list.iter().enumerate() {
+            // A subscriber's tracks are bounded far below this (a track per
+            // m-line of each other participant, `MAX_CLIENT_MIDS`).
+            let Ok(at) = u16::try_from(at) else { break };
+            self.by_source
+                .entry(t.publisher)
+                .or_default()
+                .push((t.source_mid, at));
+        }
+    }
+}
+
+impl From<Vec<TrackOut>> for TracksOut {
+    fn from(list: Vec<TrackOut>) -> Self {
+        let mut tracks = TracksOut {
+            list,
+            by_source: IdMap::default(),
+        };
+        tracks.reindex();
+        tracks
+    }
+}
+
+impl std::ops::Deref for TracksOut {
+    type Target = [TrackOut];
+    fn deref(&self) -> &[TrackOut] {
+        &self.list
+    }
+}
+
+impl std::ops::DerefMut for TracksOut {
+    fn deref_mut(&mut self) -> &mut [TrackOut] {
+        &mut self.list
+    }
+}
+
 struct Participant {
     id: ParticipantId,
     room: RoomId,
@@ -234,7 +308,7 @@ struct Participant {
     /// nearly every join.
     first_offer_deadline: Option<Instant>,
     tracks_in: Vec<TrackIn>,
-    tracks_out: Vec<TrackOut>,
+    tracks_out: TracksOut,
     /// What the client's latest offer said its m-lines carry.
     sources: Vec<(Mid, Source)>,
     /// The m-lines the client created (its publications, live or not).
@@ -588,7 +662,7 @@ impl SfuCore {
                 pending_offer: None,
                 first_offer_deadline: Some(now + FIRST_OFFER_GRACE),
                 tracks_in: Vec::new(),
-                tracks_out,
+                tracks_out: tracks_out.into(),
                 sources: Vec::new(),
                 client_mids: Vec::new(),
                 simulcast_mids: Vec::new(),
@@ -656,7 +730,7 @@ impl SfuCore {
                 continue;
             };
             let mut changed = false;
-            s.tracks_out.retain_mut(|t| {
+            s.tracks_out.retain(|t| {
                 if t.publisher != publisher || mid.is_some_and(|mid| mid != t.source_mid) {
                     return true;
                 }
@@ -1076,11 +1150,7 @@ impl SfuCore {
             let Some(s) = self.participants.get_mut(&sid) else {
                 continue;
             };
-            let Some(out) = s
-                .tracks_out
-                .iter_mut()
-                .find(|t| t.publisher == pid && t.source_mid == mid)
-            else {
+            let Some(out) = s.tracks_out.find_mut(pid, mid) else {
                 continue;
             };
             let TrackOutState::Open(out_mid) = out.state else {
@@ -1477,7 +1547,7 @@ impl SfuCore {
                 // would keep up to two seconds when the estimate is low).
                 // Simulcast tracks are paced at the estimate their layer
                 // was chosen for.
-                for t in &p.tracks_out {
+                for t in p.tracks_out.iter() {
                     if let TrackOutState::Negotiating(m) = t.state
                         && t.kind == TrackKind::Video
                         && let Some(tx) = p.rtc.direct_api().stream_tx_by_mid(m, None)
@@ -1503,7 +1573,7 @@ impl SfuCore {
         };
         match result {
             Ok(()) => {
-                for t in &mut p.tracks_out {
+                for t in p.tracks_out.iter_mut() {
                     if let TrackOutState::Negotiating(m) = t.state {
                         if t.orphaned {
                             t.state = TrackOutState::ToStop(m);
@@ -1522,7 +1592,7 @@ impl SfuCore {
             }
             Err(e) => {
                 // The offer's changes are void; offer them again later.
-                for t in &mut p.tracks_out {
+                for t in p.tracks_out.iter_mut() {
                     match t.state {
                         TrackOutState::Negotiating(_) => t.state = TrackOutState::ToOpen,
                         TrackOutState::NegotiatingStop(m) => t.state = TrackOutState::ToStop(m),
@@ -1577,7 +1647,7 @@ impl SfuCore {
         }
         let offer = self.mutate(pid, now, net, |p| {
             let mut change = p.rtc.sdp_api();
-            for t in &mut p.tracks_out {
+            for t in p.tracks_out.iter_mut() {
                 match t.state {
                     TrackOutState::ToOpen => {
                         let stream_id = t.publisher.to_string();
@@ -1819,6 +1889,42 @@ mod tests {
             "the other participant hears nothing"
         );
         assert_eq!(SfuStats::get(&core.stats.participants), 1);
+    }
+
+    #[test]
+    fn outgoing_tracks_are_found_by_source_after_pushes_and_removals() {
+        let track = |mid: &str, kind| TrackIn {
+            mid: Mid::from(mid),
+            kind,
+            source: Source::Camera,
+            simulcast: false,
+            published: Instant::now(),
+            layers: Vec::new(),
+        };
+        let (a, b) = (ParticipantId::from_u64(1), ParticipantId::from_u64(2));
+        let mut tracks = TracksOut::from(vec![
+            new_track_out(a, &track("0", TrackKind::Audio)),
+            new_track_out(b, &track("0", TrackKind::Audio)),
+        ]);
+        tracks.push(new_track_out(a, &track("1", TrackKind::Video)));
+        tracks.push(new_track_out(b, &track("1", TrackKind::Video)));
+        let kind_of =
+            |tracks: &mut TracksOut, p, mid| tracks.find_mut(p, Mid::from(mid)).map(|t| t.kind);
+        assert_eq!(kind_of(&mut tracks, a, "1"), Some(TrackKind::Video));
+        assert_eq!(kind_of(&mut tracks, b, "0"), Some(TrackKind::Audio));
+        assert_eq!(kind_of(&mut tracks, a, "2"), None);
+
+        // Removing tracks moves the others; each is still found as itself.
+        tracks.retain(|t| !(t.publisher == a && t.source_mid == Mid::from("0")));
+        assert_eq!(kind_of(&mut tracks, a, "0"), None);
+        assert_eq!(kind_of(&mut tracks, a, "1"), Some(TrackKind::Video));
+        for (p, mid) in [(b, "0"), (b, "1")] {
+            let t = tracks.find_mut(p, Mid::from(mid)).expect("still there");
+            assert_eq!((t.publisher, t.source_mid), (p, Mid::from(mid)));
+        }
+        tracks.retain(|t| t.publisher != b);
+        assert_eq!(kind_of(&mut tracks, b, "1"), None);
+        assert_eq!(tracks.len(), 1);
     }
 
     /// Makes `subscriber` due for an offer of a track of `publisher`.
