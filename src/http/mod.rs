@@ -125,6 +125,9 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
+/// Bytes read from a signaling connection at once.
+const SIGNALING_READ_CHUNK: usize = 16 * 1024;
+
 async fn websocket(
     State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -150,6 +153,10 @@ async fn websocket(
     // tungstenite's own cap is set above ours, so a message just over the
     // limit still reaches the connection and gets a proper `too-large`.
     upgrade
+        // tungstenite zeroes this much at every read attempt, and it stays
+        // resident per connection (128 KiB by default); longer messages
+        // are read in several chunks.
+        .read_buffer_size(SIGNALING_READ_CHUNK)
         .max_message_size(limit * 2)
         .max_frame_size(limit * 2)
         .on_upgrade(move |socket| signaling::serve(socket, PeerAddr::new(peer), hub, slot))
