@@ -869,7 +869,13 @@ impl SfuCore {
         match catch_unwind(AssertUnwindSafe(|| f(p))) {
             Ok(r) => {
                 p.rtc_timeout = p.rtc_timeout.min(now);
-                self.schedule(pid);
+                // Already due by now (an earlier copy of this batch put it
+                // there): the timers run it this turn anyway, and a walk
+                // of its deadlines and a heap entry per copy bought
+                // nothing.
+                if p.scheduled.is_none_or(|s| s > now) {
+                    self.schedule(pid);
+                }
                 Some(r)
             }
             Err(_) => {
