@@ -17,6 +17,8 @@ CARGO ?= cargo
 # save nothing (a CI run ran out of disk while building them). Set
 # CARGO_INCREMENTAL=1 to keep them.
 export CARGO_INCREMENTAL ?= 0
+# crates.io downloads: a dropped connection is retried (cargo's default is 3).
+export CARGO_NET_RETRY ?= 10
 # Where cargo puts binaries (CARGO_TARGET_DIR, as cargo itself reads it).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
@@ -45,11 +47,12 @@ release:
 test: test-deps lint test-rust test-browser test-appliance
 
 # Installs missing Debian packages and the browser driver (puppeteer-core,
-# pinned in tests/browser/package-lock.json). Never downloads a browser.
+# pinned in tests/browser/package-lock.json; retried when the registry
+# fails). Never downloads a browser.
 test-deps:
 	@./tests/install-deps.sh $(TEST_DEBS)
 	@command -v npm >/dev/null || ./tests/install-deps.sh nodejs npm
-	@cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@./tests/install-browser-driver.sh
 
 lint:
 	$(CARGO) fmt --check

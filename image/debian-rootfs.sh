@@ -35,6 +35,7 @@ debian_rootfs() {
     shift
     mmdebstrap --variant=minbase --mode=root --format=directory \
         --aptopt='Acquire::Languages "none"' \
+        --aptopt='Acquire::Retries "5"' \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \

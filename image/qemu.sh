@@ -17,9 +17,9 @@ if [ ! -x "$dir/usr/bin/qemu-system-x86_64" ]; then
         librdmacm1 libsasl2-2 libslirp0 liburing2 libvdeplug2 libglib2.0-0 libgnutls30 \
         libpng16-16 libseccomp2 libzstd1 >&2
     download=$(mktemp -d)
-    (cd "$download" && apt-get download qemu-system-x86 qemu-system-data qemu-system-common >&2) || {
-        apt-get update -qq >&2
-        (cd "$download" && apt-get download qemu-system-x86 qemu-system-data qemu-system-common >&2)
+    (cd "$download" && apt-get -o Acquire::Retries=5 download qemu-system-x86 qemu-system-data qemu-system-common >&2) || {
+        apt-get update -qq -o Acquire::Retries=5 >&2
+        (cd "$download" && apt-get -o Acquire::Retries=5 download qemu-system-x86 qemu-system-data qemu-system-common >&2)
     }
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp"

@@ -16,6 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
+# A mirror's dropped connection is retried, not a failed run.
+apt-get update -qq -o Acquire::Retries=5 >&2
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >&2
+apt-get install -y -qq -o Acquire::Retries=5 --no-install-recommends $missing >&2
