@@ -350,7 +350,28 @@ impl Extension {
 
 /// Mapping between RTP extension id to what extension that is.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ExtensionMap([Option<MapEntry>; MAX_ID as usize]); // index 0 is extmap:1.
+pub struct ExtensionMap {
+    entries: [Option<MapEntry>; MAX_ID as usize], // index 0 is extmap:1.
+    /// funkraum patch: each entry's `Extension::kind`, kept by every
+    /// change of `entries`. Every RTP packet sent looks up ids and writes
+    /// its extensions through the map of its media, one per m-line of
+    /// each peer: in an SFU room, a different and mostly cold one for each
+    /// packet. `entries` is 16 × 48 bytes, twelve cache lines to walk;
+    /// these 16 bytes are one, and `entries` is read only for extensions
+    /// str0m does not know.
+    kinds: [u8; MAX_ID as usize],
+    /// funkraum patch: the ids mapped (bit 0 is id 1), to visit only
+    /// those when writing.
+    mapped: u16,
+    /// funkraum patch: the ids mapped to an `Extension::UnknownUri`, the
+    /// only ones whose serializer may ask for the two-byte form.
+    unknown: u16,
+}
+
+/// funkraum patch: the `ExtensionMap::kinds` of an id not mapped.
+const KIND_NONE: u8 = 0;
+/// funkraum patch: the `ExtensionMap::kinds` of an `Extension::UnknownUri`.
+const KIND_UNKNOWN_URI: u8 = u8::MAX;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct MapEntry {
@@ -361,7 +382,12 @@ struct MapEntry {
 impl ExtensionMap {
     /// Create an empty map.
     pub fn empty() -> Self {
-        ExtensionMap(std::array::from_fn(|_| None))
+        ExtensionMap {
+            entries: std::array::from_fn(|_| None),
+            kinds: [KIND_NONE; MAX_ID as usize],
+            mapped: 0,
+            unknown: 0,
+        }
     }
 
     /// Creates a map with the "standard" mappings.
@@ -383,8 +409,25 @@ impl ExtensionMap {
     }
 
     pub(crate) fn clear(&mut self) {
-        for i in &mut self.0 {
+        for i in &mut self.entries {
             *i = None;
+        }
+        self.refresh_kinds();
+    }
+
+    /// funkraum patch: `kinds`, `mapped` and `unknown` made to match
+    /// `entries` again.
+    fn refresh_kinds(&mut self) {
+        self.mapped = 0;
+        self.unknown = 0;
+        for (idx, (kind, entry)) in self.kinds.iter_mut().zip(&self.entries).enumerate() {
+            *kind = entry.as_ref().map_or(KIND_NONE, |m| m.ext.kind());
+            if *kind != KIND_NONE {
+                self.mapped |= 1 << idx;
+            }
+            if *kind == KIND_UNKNOWN_URI {
+                self.unknown |= 1 << idx;
+            }
         }
     }
 
@@ -400,7 +443,8 @@ impl ExtensionMap {
 
         let m = MapEntry { ext, locked: false };
 
-        self.0[idx] = Some(m);
+        self.entries[idx] = Some(m);
+        self.refresh_kinds();
     }
 
     /// Look up the extension for the id.
@@ -408,7 +452,7 @@ impl ExtensionMap {
     /// The id must be in 1..=MAX_ID (1-indexed).
     pub fn lookup(&self, id: u8) -> Option<&Extension> {
         if id >= 1 && id <= MAX_ID {
-            self.0[id as usize - 1].as_ref().map(|m| &m.ext)
+            self.entries[id as usize - 1].as_ref().map(|m| &m.ext)
         } else {
             debug!("Lookup RTP extension out of range 1-{}: {}", MAX_ID, id);
             None
@@ -419,7 +463,15 @@ impl ExtensionMap {
     ///
     /// The returned id will be 1-based.
     pub fn id_of(&self, e: Extension) -> Option<u8> {
-        self.0
+        let kind = e.kind();
+        if kind != KIND_UNKNOWN_URI {
+            return self
+                .kinds
+                .iter()
+                .position(|k| *k == kind)
+                .map(|p| p as u8 + 1);
+        }
+        self.entries
             .iter()
             .position(|x| x.as_ref().map(|e| &e.ext) == Some(&e))
             .map(|p| p as u8 + 1)
@@ -427,7 +479,7 @@ impl ExtensionMap {
 
     /// Returns an iterator over the elements of the extension map
     pub fn iter(&self) -> impl Iterator<Item = (u8, &Extension)> + '_ {
-        self.0
+        self.entries
             .iter()
             .enumerate()
             .filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
@@ -526,10 +578,18 @@ impl ExtensionMap {
     }
 
     pub(crate) fn form(&self, ev: &ExtensionValues) -> ExtensionsForm {
-        if self
-            .iter()
-            .any(|(id, ext)| id > MAX_ID_ONE_BYTE_FORM || ext.requires_two_byte_form(ev))
-        {
+        // funkraum patch: from `mapped` and `unknown`; only an unknown
+        // extension's serializer may ask for the two-byte form.
+        let mut unknown = self.unknown;
+        let mut two_byte = self.mapped >> MAX_ID_ONE_BYTE_FORM != 0;
+        while unknown != 0 && !two_byte {
+            let idx = unknown.trailing_zeros() as usize;
+            unknown &= unknown - 1;
+            two_byte = self.entries[idx]
+                .as_ref()
+                .is_some_and(|m| m.ext.requires_two_byte_form(ev));
+        }
+        if two_byte {
             ExtensionsForm::TwoByte
         } else {
             ExtensionsForm::OneByte
@@ -545,26 +605,36 @@ impl ExtensionMap {
         let orig_len = ext_buf.len();
         let mut b = ext_buf;
 
-        for (idx, x) in self.0.iter().enumerate() {
-            if let Some(v) = x {
-                match form {
-                    ExtensionsForm::OneByte => {
-                        if let Some(n) = v.ext.write_to(&mut b[1..], ev) {
-                            assert!(n <= 16);
-                            assert!(n > 0);
-                            b[0] = (idx as u8 + 1) << 4 | (n as u8 - 1);
-                            b = &mut b[1 + n..];
-                        }
+        // funkraum patch: the mapped ids only, through `kinds`;
+        // `entries` only for unknown extensions.
+        let mut mapped = self.mapped;
+        while mapped != 0 {
+            let idx = mapped.trailing_zeros() as usize;
+            mapped &= mapped - 1;
+            let ext = match Extension::known(self.kinds[idx]) {
+                Some(known) => known,
+                None => match &self.entries[idx] {
+                    Some(m) => &m.ext,
+                    None => continue,
+                },
+            };
+            match form {
+                ExtensionsForm::OneByte => {
+                    if let Some(n) = ext.write_to(&mut b[1..], ev) {
+                        assert!(n <= 16);
+                        assert!(n > 0);
+                        b[0] = (idx as u8 + 1) << 4 | (n as u8 - 1);
+                        b = &mut b[1 + n..];
                     }
-                    ExtensionsForm::TwoByte => {
-                        if let Some(n) = v.ext.write_to(&mut b[2..], ev) {
-                            b[0] = (idx + 1) as u8;
-                            b[1] = n as u8;
-                            b = &mut b[2 + n..];
-                        }
+                }
+                ExtensionsForm::TwoByte => {
+                    if let Some(n) = ext.write_to(&mut b[2..], ev) {
+                        b[0] = (idx + 1) as u8;
+                        b[1] = n as u8;
+                        b = &mut b[2 + n..];
                     }
-                };
-            }
+                }
+            };
         }
 
         orig_len - b.len()
@@ -586,7 +656,7 @@ impl ExtensionMap {
         let new_index = id as usize - 1;
 
         let Some(old_index) = self
-            .0
+            .entries
             .iter()
             .enumerate()
             .find(|(_, m)| m.as_ref().map(|m| &m.ext) == Some(ext))
@@ -596,7 +666,7 @@ impl ExtensionMap {
         };
 
         // Unwrap OK because index is checking just above.
-        let old = self.0[old_index].as_mut().unwrap();
+        let old = self.entries[old_index].as_mut().unwrap();
 
         let is_change = new_index != old_index;
 
@@ -616,7 +686,8 @@ impl ExtensionMap {
             return;
         }
 
-        self.0.swap(old_index, new_index);
+        self.entries.swap(old_index, new_index);
+        self.refresh_kinds();
     }
 }
 
@@ -1225,7 +1296,7 @@ impl fmt::Debug for ExtensionMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Extensions(")?;
         let joined = self
-            .0
+            .entries
             .iter()
             .enumerate()
             .filter_map(|(i, v)| v.as_ref().map(|v| (i + 1, v)))
@@ -1289,6 +1360,58 @@ impl PartialEq for Extension {
 }
 
 impl Eq for Extension {}
+
+/// funkraum patch: the extensions str0m knows, in the order of their
+/// `Extension::kind` codes (1 is the first).
+static KNOWN_EXTENSIONS: [Extension; 14] = {
+    use Extension::*;
+    [
+        AbsoluteSendTime,
+        AbsoluteCaptureTime,
+        AudioLevel,
+        TransmissionTimeOffset,
+        VideoOrientation,
+        TransportSequenceNumber,
+        PlayoutDelay,
+        VideoContentType,
+        VideoTiming,
+        RtpStreamId,
+        RepairedRtpStreamId,
+        RtpMid,
+        FrameMarking,
+        ColorSpace,
+    ]
+};
+
+impl Extension {
+    /// funkraum patch: a code for each extension str0m knows, 1..=14
+    /// (`ExtensionMap::kinds`); `KIND_UNKNOWN_URI` for any other.
+    fn kind(&self) -> u8 {
+        use Extension::*;
+        match self {
+            AbsoluteSendTime => 1,
+            AbsoluteCaptureTime => 2,
+            AudioLevel => 3,
+            TransmissionTimeOffset => 4,
+            VideoOrientation => 5,
+            TransportSequenceNumber => 6,
+            PlayoutDelay => 7,
+            VideoContentType => 8,
+            VideoTiming => 9,
+            RtpStreamId => 10,
+            RepairedRtpStreamId => 11,
+            RtpMid => 12,
+            FrameMarking => 13,
+            ColorSpace => 14,
+            UnknownUri(..) => KIND_UNKNOWN_URI,
+        }
+    }
+
+    /// funkraum patch: the known extension of a `kind` code.
+    fn known(kind: u8) -> Option<&'static Extension> {
+        KNOWN_EXTENSIONS.get(usize::from(kind).wrapping_sub(1))
+    }
+}
 
 #[cfg(test)]
 mod test {
@@ -1615,7 +1738,7 @@ mod test {
         // First apply e2
         e1.remap(&e2.iter_video().collect::<Vec<_>>());
 
-        println!("{:#?}", e1.0);
+        println!("{:#?}", e1.entries);
         assert_eq!(
             e1.iter_video().collect::<Vec<_>>(),
             vec![(12, &VideoOrientation), (14, &TransportSequenceNumber)]
@@ -1624,7 +1747,7 @@ mod test {
         // Now attempt e3
         e1.remap(&e3.iter_audio().collect::<Vec<_>>());
 
-        println!("{:#?}", e1.0);
+        println!("{:#?}", e1.entries);
         // At this point we should have not allowed the change, but remain as it was in first apply.
         assert_eq!(
             e1.iter_video().collect::<Vec<_>>(),
@@ -1657,5 +1780,92 @@ mod test {
                 assert_eq!(ev2.voice_activity, Some(voice_activity));
             }
         }
+    }
+
+    /// funkraum patch: `kinds` agrees with `entries` after every kind of
+    /// change, and what is looked up and written through it is what the
+    /// entries say.
+    #[test]
+    fn kinds_follow_the_entries() {
+        use Extension::*;
+
+        fn agree(exts: &ExtensionMap) {
+            for (idx, (kind, entry)) in exts.kinds.iter().zip(&exts.entries).enumerate() {
+                let want = entry.as_ref().map_or(KIND_NONE, |m| m.ext.kind());
+                assert_eq!(*kind, want, "kind of id {}", idx + 1);
+                assert_eq!(exts.mapped >> idx & 1 == 1, entry.is_some());
+                assert_eq!(exts.unknown >> idx & 1 == 1, want == KIND_UNKNOWN_URI);
+                if let Some(m) = entry {
+                    if *kind != KIND_UNKNOWN_URI {
+                        assert_eq!(Extension::known(*kind), Some(&m.ext));
+                    }
+                }
+            }
+        }
+
+        for kind in 1..=KNOWN_EXTENSIONS.len() as u8 {
+            assert_eq!(Extension::known(kind).map(Extension::kind), Some(kind));
+        }
+        assert!(Extension::known(KIND_NONE).is_none());
+        assert!(Extension::known(KIND_UNKNOWN_URI).is_none());
+
+        let mut exts = ExtensionMap::standard();
+        agree(&exts);
+        assert_eq!(exts.id_of(TransportSequenceNumber), Some(3));
+        assert_eq!(exts.id_of(VideoOrientation), Some(13));
+        assert_eq!(exts.id_of(ColorSpace), None);
+        assert_eq!(
+            exts.form(&ExtensionValues::default()),
+            ExtensionsForm::OneByte
+        );
+
+        // A remote's numbering moves entries (and locks them).
+        let mut remote = ExtensionMap::empty();
+        remote.set(5, TransportSequenceNumber);
+        remote.set(3, AbsoluteSendTime);
+        exts.remap(&remote.iter().collect::<Vec<_>>());
+        agree(&exts);
+        assert_eq!(exts.id_of(TransportSequenceNumber), Some(5));
+        assert_eq!(exts.id_of(AbsoluteSendTime), Some(3));
+        assert_eq!(exts.lookup(5), Some(&TransportSequenceNumber));
+
+        // An unknown extension is found by its URI.
+        let uri = "urn:example:funkraum-test".to_string();
+        exts.set(7, UnknownUri(uri.clone(), Arc::new(SdpUnknownUri)));
+        agree(&exts);
+        assert_eq!(
+            exts.id_of(UnknownUri(uri, Arc::new(SdpUnknownUri))),
+            Some(7)
+        );
+
+        // Written and parsed back through the mirror: the values set.
+        let mut video = ExtensionMap::empty();
+        video.set(2, AbsoluteSendTime);
+        video.set(3, TransportSequenceNumber);
+        video.set(13, VideoOrientation);
+        let ev = ExtensionValues {
+            transport_cc: Some(4711),
+            video_orientation: Some(super::VideoOrientation::Deg90),
+            ..Default::default()
+        };
+        let mut buf = vec![0_u8; 32];
+        let n = video.write_to(&mut buf, &ev, video.form(&ev));
+        assert_eq!(n, 3 + 2);
+        let mut parsed = ExtensionValues::default();
+        video.parse(&buf[..n], ExtensionsForm::OneByte, &mut parsed);
+        assert_eq!(parsed.transport_cc, Some(4711));
+        assert_eq!(
+            parsed.video_orientation,
+            Some(super::VideoOrientation::Deg90)
+        );
+
+        // An id above the one-byte range asks for the two-byte form.
+        video.set(15, ColorSpace);
+        agree(&video);
+        assert_eq!(video.form(&ev), ExtensionsForm::TwoByte);
+        video.clear();
+        agree(&video);
+        assert_eq!(video.id_of(TransportSequenceNumber), None);
+        assert_eq!(video.form(&ev), ExtensionsForm::OneByte);
     }
 }
